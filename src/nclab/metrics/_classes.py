@@ -1,0 +1,206 @@
+"""Per-class sufficient statistics and the finishing computations shared by the pure metric
+functions and the streaming accumulator.
+
+The pure functions build one :class:`ClassMoments` from an in-memory ``(H, y)``; the streaming
+:class:`~nclab.metrics.streaming.ClassStats` merges one per mini-batch (Chan et al.'s pairwise
+update, which is exact and stable: no sums of squares are ever subtracted). Both then call the
+same ``*_from_moments`` finishing functions, so the two paths cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ._validate import as_labels, as_matrix, check_counts, check_num_classes, nonzero_norm
+
+GLOBAL_MEANS = ("sample", "class")
+
+
+@dataclass
+class ClassMoments:
+    """Exact per-class statistics of features ``H`` (N, D) with labels ``y``.
+
+    counts: (K,) float64 sample counts ``N_c``; means: (K, D) class means ``mu_c`` (zero rows for
+    empty classes); sq_dev: (K,) within-class sums ``sum_{i in c} ||h_i - mu_c||^2``;
+    unit_sums: (K, D) sums of the normalised features ``h_i/||h_i||`` (zero features add 0), which
+    make the per-sample NC3 cosine of *any* classifier computable after one pass.
+    """
+
+    counts: torch.Tensor
+    means: torch.Tensor
+    sq_dev: torch.Tensor
+    unit_sums: torch.Tensor
+    K_given: bool = False
+
+    @property
+    def K(self) -> int:
+        return self.counts.shape[0]
+
+    @property
+    def N(self) -> float:
+        return float(self.counts.sum())
+
+    def present(self, *, min_size: int = 1) -> torch.Tensor:
+        return check_counts(self.counts, self.K_given, min_size=min_size)
+
+
+def prepare(H, y, K=None, *, dtype=torch.float64, name: str = "H"):
+    """Validate ``(H, y, K)``; return ``(H, y, K)`` with H a float tensor and y int64."""
+    H = as_matrix(H, name, dtype=dtype)
+    y = as_labels(y, "y", n=H.shape[0], device=H.device)
+    K_given = K is not None
+    K = check_num_classes(y, K)
+    return H, y, K, K_given
+
+
+def batch_moments(H: torch.Tensor, y: torch.Tensor, K: int, K_given: bool) -> ClassMoments:
+    """Two-pass (exact) class moments of one in-memory batch; H already validated."""
+    D = H.shape[1]
+    counts = torch.zeros(K, dtype=H.dtype, device=H.device).index_add_(
+        0, y, torch.ones_like(y, dtype=H.dtype)
+    )
+    sums = torch.zeros(K, D, dtype=H.dtype, device=H.device).index_add_(0, y, H)
+    means = sums / counts.clamp_min(1.0).unsqueeze(1)
+    resid = H - means[y]
+    sq_dev = torch.zeros(K, dtype=H.dtype, device=H.device).index_add_(
+        0, y, resid.square().sum(1)
+    )
+    norms = H.norm(dim=1, keepdim=True)
+    unit = torch.where(norms > 0, H / norms.clamp_min(torch.finfo(H.dtype).tiny), 0.0)
+    unit_sums = torch.zeros(K, D, dtype=H.dtype, device=H.device).index_add_(0, y, unit)
+    return ClassMoments(counts, means, sq_dev, unit_sums, K_given)
+
+
+def moments(H, y, K=None, *, dtype=torch.float64) -> ClassMoments:
+    """Validate inputs and return their :class:`ClassMoments`."""
+    H, y, K, K_given = prepare(H, y, K, dtype=dtype)
+    return batch_moments(H, y, K, K_given)
+
+
+def merge_moments(a: ClassMoments, b: ClassMoments) -> tuple[ClassMoments, torch.Tensor]:
+    """Chan et al. pairwise combination of two moment sets over the same classes.
+
+    Returns the merged moments and the per-class weight ``w_c = n_a n_b / (n_a + n_b)`` together
+    with the mean shift ``delta_c = mu_b - mu_a`` folded as ``sqrt(w_c) * delta_c`` rows, which the
+    caller can use to update a pooled scatter matrix (``S += R^T R`` with R those rows).
+    """
+    n = a.counts + b.counts
+    safe_n = n.clamp_min(1.0)
+    delta = b.means - a.means
+    w = a.counts * b.counts / safe_n
+    means = a.means + delta * (b.counts / safe_n).unsqueeze(1)
+    sq_dev = a.sq_dev + b.sq_dev + w * delta.square().sum(1)
+    merged = ClassMoments(
+        n, means, sq_dev, a.unit_sums + b.unit_sums, a.K_given or b.K_given
+    )
+    return merged, delta * w.sqrt().unsqueeze(1)
+
+
+def check_global_mean(global_mean: str) -> None:
+    if global_mean not in GLOBAL_MEANS:
+        raise ValueError(f"global_mean must be one of {GLOBAL_MEANS}, got {global_mean!r}")
+
+
+def global_mean_of(m: ClassMoments, present: torch.Tensor, global_mean: str) -> torch.Tensor:
+    """mu_G: the sample mean (P0/P1, default) or the mean of the class means (P3)."""
+    check_global_mean(global_mean)
+    if global_mean == "sample":
+        return (m.counts.unsqueeze(1) * m.means).sum(0) / m.counts.sum()
+    return m.means[present].mean(0)
+
+
+def centered_means(m: ClassMoments, present: torch.Tensor, global_mean: str) -> torch.Tensor:
+    """Rows ``mu_c - mu_G`` of the present classes, shape (K_present, D)."""
+    return m.means[present] - global_mean_of(m, present, global_mean)
+
+
+def default_rtol(shape, dtype: torch.dtype) -> float:
+    """numpy.linalg.matrix_rank's default: ``max(shape) * eps`` relative to the largest s.v."""
+    return max(shape) * torch.finfo(dtype).eps
+
+
+def between_whitener(
+    Mc: torch.Tensor, rtol: float | None, means: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Matrix P (D, r) with ``P P^T = Sigma_B^+`` where ``Sigma_B = Mc^T Mc / K``.
+
+    From the thin SVD ``Mc / sqrt(K) = U S V^T``: ``Sigma_B^+ = V S^-2 V^T``, so ``P = V S^-1``
+    restricted to the kept singular values. Costs O(K^2 D); no D x D matrix is formed.
+
+    Kept: at most K-1 directions (the centred means sum to zero, so Sigma_B has rank <= K-1 in
+    exact arithmetic), with ``s_i > rtol * s_1`` (default ``max(K, D) * eps``) and, by default, above
+    the rounding level of the centring, ``max(K, D) * eps * max_c ||mu_c|| / sqrt(K)`` (``means``:
+    the uncentred means), so a large common offset cannot create spurious directions.
+    """
+    K = Mc.shape[0]
+    _, s, Vh = torch.linalg.svd(Mc / K**0.5, full_matrices=False)
+    nonzero_norm(float(s[0]), "the between-class scatter tr(Sigma_B)")
+    if rtol is None:
+        floor = default_rtol(Mc.shape, Mc.dtype) * float(s[0])
+        if means is not None:
+            floor = max(floor, default_rtol(Mc.shape, Mc.dtype) * float(means.norm(dim=1).max()) / K**0.5)
+    else:
+        floor = rtol * float(s[0])
+    keep = (s > floor) & (torch.arange(s.shape[0], device=s.device) < K - 1)
+    return Vh[keep].T / s[keep]
+
+
+def nc1_trace_from_moments(m: ClassMoments, global_mean: str = "sample") -> float:
+    present = m.present(min_size=2)
+    tr_w = float(m.sq_dev.sum()) / m.N
+    Mc = centered_means(m, present, global_mean)
+    tr_b = float(Mc.square().sum()) / Mc.shape[0]
+    return tr_w / nonzero_norm(tr_b, "tr(Sigma_B) (all class means coincide)")
+
+
+def cdnv_from_moments(m: ClassMoments) -> float:
+    present = m.present(min_size=2)
+    mu = m.means[present]
+    var = m.sq_dev[present] / m.counts[present]
+    i, j = torch.triu_indices(mu.shape[0], mu.shape[0], offset=1, device=mu.device)
+    dist2 = (mu[i] - mu[j]).square().sum(1)
+    if bool((dist2 == 0).any()):
+        raise ValueError("two class means coincide, so the CDNV of that pair is undefined")
+    return float(((var[i] + var[j]) / (2 * dist2)).mean())
+
+
+def nc2_cond_from_means(
+    M: torch.Tensor, *, centered: bool, nonzero: bool, rtol: float | None
+) -> float:
+    s = torch.linalg.svdvals(M)
+    nonzero_norm(float(s[0]), "the class-mean matrix")
+    if nonzero:
+        tol = default_rtol(M.shape, M.dtype) if rtol is None else rtol
+        return float(s[0] / s[s > tol * s[0]][-1])
+    k = M.shape[0] - 1 if centered else M.shape[0]
+    if k > s.shape[0] or float(s[k - 1]) == 0.0:
+        return float("inf")
+    return float(s[0] / s[k - 1])
+
+
+def nc3_cos_from_moments(m: ClassMoments, W: torch.Tensor) -> float:
+    present = m.present()
+    row_norms = W.norm(dim=1)
+    dead = (present & (row_norms == 0)).nonzero().flatten().tolist()
+    if dead:
+        raise ValueError(f"W has zero row(s) {dead[:10]} for present classes; cosine undefined")
+    w_unit = W[present] / row_norms[present].unsqueeze(1)
+    return float((m.unit_sums[present] * w_unit).sum()) / m.N
+
+
+def projected_residual_sq(H: torch.Tensor, y: torch.Tensor, means: torch.Tensor, P) -> float:
+    """``sum_i ||P^T (h_i - mu_{y_i})||^2``: the residuals are formed explicitly (no cancellation
+    between large features and large means) and only then projected on the (D, r) basis P."""
+    return float(((H - means[y]) @ P).square().sum())
+
+
+def nearest_mean(H: torch.Tensor, centers: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """Index of the nearest row of ``centers`` for every row of H (Euclidean).
+
+    Uses ``||c||^2 - 2 h.c`` on features shifted by ``shift`` (the global mean), which keeps the
+    expansion well conditioned when all features share a large offset.
+    """
+    C = centers - shift
+    return ((C.square().sum(1)).unsqueeze(0) - 2.0 * (H - shift) @ C.T).argmin(1)

@@ -1,0 +1,95 @@
+"""Within-class variability: NC1 in its trace, pseudo-inverse and CDNV forms (DNC1 per layer)."""
+
+from __future__ import annotations
+
+from ._classes import (
+    batch_moments,
+    between_whitener,
+    cdnv_from_moments,
+    centered_means,
+    check_global_mean,
+    moments,
+    nc1_trace_from_moments,
+    prepare,
+    projected_residual_sq,
+)
+from ._validate import DEFAULT_DTYPE
+
+
+def nc1_trace(H, y, K=None, *, global_mean: str = "sample", dtype=DEFAULT_DTYPE) -> float:
+    r"""NC1 as the trace ratio ``tr(Sigma_W) / tr(Sigma_B)`` (Jacot et al. 2025, §3).
+
+    ``Sigma_W = (1/N) sum_i (h_i - mu_{y_i})(h_i - mu_{y_i})^T`` (per-sample average) and
+    ``Sigma_B = (1/K) sum_c (mu_c - mu_G)(mu_c - mu_G)^T`` (per-class average); note the 1/N vs
+    1/K asymmetry of the paper. Computed as ``(||H - M[y]||_F^2 / N) / (||M - mu_G||_F^2 / K)``.
+
+    Args:
+        H: features (N, D), rows = samples. y: int labels (N,) in [0, K).
+        K: number of classes; inferred as ``max(y) + 1`` when omitted. When given, empty classes
+            are skipped (K then counts the non-empty classes).
+        global_mean: ``"sample"`` (mu_G = mean of all samples, P0/P1) or ``"class"`` (mean of the
+            class means, P3); identical for balanced classes.
+
+    Perfect collapse (every h_i equal to its class mean): 0. Invariant to rotations, to a global
+    positive scaling and to translations of feature space, and to relabelling classes.
+    """
+    check_global_mean(global_mean)
+    return nc1_trace_from_moments(moments(H, y, K, dtype=dtype), global_mean)
+
+
+def trace_sigma_w(H, y, K=None, *, dtype=DEFAULT_DTYPE) -> float:
+    """``tr(Sigma_W) = (1/N) sum_i ||h_i - mu_{y_i}||^2`` (Xu et al. 2023, §5: NC1 as tr Sigma_W -> 0).
+
+    Scale-dependent. Perfect collapse: 0.
+    """
+    m = moments(H, y, K, dtype=dtype)
+    m.present()
+    return float(m.sq_dev.sum()) / m.N
+
+
+def nc1_pinv(
+    H,
+    y,
+    K=None,
+    *,
+    rtol: float | None = None,
+    divide_by_K: bool = True,
+    global_mean: str = "sample",
+    dtype=DEFAULT_DTYPE,
+) -> float:
+    r"""Papyan et al.'s NC1: ``tr(Sigma_W Sigma_B^+) / K`` (Súkeník et al. 2024, §6; Xu et al. 2023 Fig 9).
+
+    Sigma_W, Sigma_B as in :func:`nc1_trace`; ``^+`` is the Moore-Penrose pseudo-inverse. Since
+    ``Sigma_B = Mc^T Mc / K`` has rank <= K-1, ``Sigma_B^+ = P P^T`` with ``P = V S^{-1}`` from the
+    thin SVD of the centred means, and ``tr(Sigma_W Sigma_B^+) = (1/N) sum_i ||P^T (h_i - mu_{y_i})||^2``:
+    O(N D K) work, no N x N and no D x D matrix.
+
+    Args:
+        rtol: singular values of ``Mc / sqrt(K)`` below ``rtol * s_1`` are treated as zero (their
+            directions dropped from the pseudo-inverse). Default ``max(K, D) * eps`` (numpy's
+            ``matrix_rank`` rule). For low-rank class means (e.g. Súkeník et al.'s SRG solutions) the
+            metric only sees the rank-r span; pass a larger rtol to make that explicit.
+        divide_by_K: ``False`` gives P3's ``tr(Sigma_W Sigma_B^+)`` without the 1/K.
+        K, global_mean, dtype: as in :func:`nc1_trace`.
+
+    Perfect collapse: 0. Invariant to any invertible linear map of feature space that preserves
+    the class means' span (in particular rotations and scalings), and to relabelling classes.
+    """
+    check_global_mean(global_mean)
+    H, y, K, K_given = prepare(H, y, K, dtype=dtype)
+    m = batch_moments(H, y, K, K_given)
+    present = m.present(min_size=2)
+    Mc = centered_means(m, present, global_mean)
+    P = between_whitener(Mc, rtol, m.means[present])
+    value = projected_residual_sq(H, y, m.means, P) / m.N
+    return value / Mc.shape[0] if divide_by_K else value
+
+
+def cdnv(H, y, K=None, *, dtype=DEFAULT_DTYPE) -> float:
+    r"""Class-distance normalised variance (Galanti et al. 2022), averaged over class pairs.
+
+    ``CDNV(c, c') = (Var_c + Var_c') / (2 ||mu_c - mu_c'||^2)`` with
+    ``Var_c = (1/N_c) sum_{i in c} ||h_i - mu_c||^2``; the mean over all pairs c < c' is returned.
+    Perfect collapse: 0. Invariant to rotations, scaling, translations and relabelling.
+    """
+    return cdnv_from_moments(moments(H, y, K, dtype=dtype))

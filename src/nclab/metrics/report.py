@@ -1,0 +1,179 @@
+"""``layer_report``: every collapse, rank and balance metric for every layer in one call."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from ._validate import as_labels, as_matrix, check_counts, check_num_classes
+from .balance import balancedness, negativity
+from .spectral import numerical_rank, rel_dist_to_rank, stable_rank
+from .streaming import ClassStats
+
+KINDS = ("pre", "post")
+
+
+@dataclass
+class LayerReport:
+    """Per-layer metrics. ``rows``: one dict per (layer, kind) with ``layer``, ``kind`` (``"pre"``,
+    ``"post"``, ``"features"`` or ``"weight"``) and the metric values. ``skipped``: metrics that
+    are undefined on this input (e.g. NC1 of an all-zero ReLU layer), keyed
+    ``(layer, kind, metric)`` with the reason -- reported, never silently NaN."""
+
+    rows: list[dict] = field(default_factory=list)
+    skipped: dict[tuple[str, str, str], str] = field(default_factory=dict)
+
+    def long(self, step: int | None = None) -> list[dict]:
+        """Long format: ``{"step", "layer", "metric", "value"}`` rows; ``layer`` is ``name/kind``
+        for pre/post features, ``name`` otherwise (weight metrics are prefixed ``w_``)."""
+        out = []
+        for row in self.rows:
+            kind = row["kind"]
+            layer = f"{row['layer']}/{kind}" if kind in KINDS else row["layer"]
+            for key, value in row.items():
+                if key not in ("layer", "kind"):
+                    out.append({"step": step, "layer": layer, "metric": key, "value": value})
+        return out
+
+    def __str__(self) -> str:
+        keys = sorted({k for r in self.rows for k in r} - {"layer", "kind"})
+        head = f"{'layer':<16}{'kind':<9}" + "".join(f"{k[:14]:>15}" for k in keys)
+        lines = [head]
+        for r in self.rows:
+            cells = "".join(f"{r[k]:>15.4g}" if k in r else f"{'':>15}" for k in keys)
+            lines.append(f"{r['layer'][:15]:<16}{r['kind']:<9}{cells}")
+        return "\n".join(lines)
+
+
+def _try(report: LayerReport, row: dict, kind: str, name: str, fn) -> None:
+    try:
+        row[name] = fn()
+    except ValueError as err:
+        report.skipped[(row["layer"], kind, name)] = str(err)
+
+
+def _feature_row(report, layer, kind, H, y, K, W, nc3, rank_rtol) -> dict:
+    row = {"layer": layer, "kind": kind}
+    stats = ClassStats(K).update(H, y)
+    for name in ("nc1_trace", "trace_sigma_w", "cdnv"):
+        _try(report, row, kind, name, getattr(stats, name))
+    _try(report, row, kind, "nc2_cond", stats.nc2_cond)
+    _try(report, row, kind, "nc2_cond_K", lambda: stats.nc2_cond(nonzero=False))
+    _try(report, row, kind, "means_rank", lambda: numerical_rank(stats.class_means(), rank_rtol))
+    try:
+        etf = stats.nc2_etf()
+        row.update({f"nc2_{k}": v for k, v in etf.items() if k != "cos_std_over_mean"})
+    except ValueError as err:
+        report.skipped[(layer, kind, "nc2_etf")] = str(err)
+    try:
+        second = stats.second_pass(W if nc3 else None).update(H, y)
+        row["nc1_pinv"] = second.nc1_pinv()
+        if nc3:
+            row["nc4_ncc"] = second.nc4_ncc()
+    except ValueError as err:
+        report.skipped[(layer, kind, "nc1_pinv")] = str(err)
+    if nc3:
+        _try(report, row, kind, "nc3_cos", lambda: stats.nc3_cos(W))
+        _try(report, row, kind, "nc3_duality", lambda: stats.nc3_duality(W))
+    if kind == "pre":
+        _try(report, row, kind, "negativity", lambda: negativity(H))
+    return row
+
+
+def _weight_rows(report, weights: list[tuple[str, torch.Tensor]], K, rank_rtol) -> None:
+    for i, (name, Wl) in enumerate(weights):
+        row = {"layer": name, "kind": "weight", "w_fro": float(Wl.norm())}
+        mat = Wl.reshape(Wl.shape[0], -1)
+        _try(report, row, "weight", "w_stable_rank", lambda m=mat: stable_rank(m))
+        _try(report, row, "weight", "w_rank", lambda m=mat: numerical_rank(m, rank_rtol))
+        _try(report, row, "weight", "w_rel_dist_rank_K", lambda m=mat: rel_dist_to_rank(m, K))
+        if i + 1 < len(weights):
+            nxt = weights[i + 1][1]
+            if Wl.ndim == 2 and nxt.ndim == 2 and nxt.shape[1] == Wl.shape[0]:
+                _try(report, row, "weight", "w_balancedness", lambda a=Wl, b=nxt: balancedness(a, b))
+                _try(
+                    report, row, "weight", "w_imbalance_op",
+                    lambda a=Wl, b=nxt: balancedness(a, b, relative=False),
+                )
+        report.rows.append(row)
+
+
+def _as_items(obj, what: str) -> list:
+    if isinstance(obj, Mapping):
+        return list(obj.items())
+    if isinstance(obj, Sequence) and all(isinstance(t, tuple) and len(t) == 2 for t in obj):
+        return list(obj)
+    raise ValueError(f"{what} must be a mapping name -> tensor or a list of (name, tensor) pairs")
+
+
+def layer_report(
+    features,
+    y,
+    weights=None,
+    *,
+    K: int | None = None,
+    classifier=None,
+    classifier_input: str | None = None,
+    rank_rtol: float = 1e-3,
+) -> LayerReport:
+    r"""Every metric of :mod:`nclab.metrics` for every layer (DNC1-3 per layer, Súkeník et al. Def 1).
+
+    Args:
+        features: ordered mapping (or list of pairs) ``name -> H`` with H (N, D_l), or
+            ``name -> {"pre": H_pre, "post": H_post}`` (either key optional) for non-linear layers.
+        y: int labels (N,).
+        weights: optional ordered mapping ``name -> W`` ((out, in) matrices or conv kernels) in
+            depth order; consecutive 2-D pairs that chain get (relative and absolute) balancedness.
+        classifier: the (K, D) matrix for NC3/NC4; default: the last of ``weights`` if it has K rows.
+        classifier_input: name of the features consumed by the classifier (default: the last entry
+            of ``features`` whose width equals the classifier's input dimension).
+        rank_rtol: relative tolerance of the class-mean and weight ranks (Súkeník-style, 1e-3).
+
+    Feature rows: nc1_trace, nc1_pinv, trace_sigma_w, cdnv, nc2_cond (non-zero s.v.), nc2_cond_K
+    (s_1/s_K), means_rank, nc2_equinorm / equiangularity / etf_gram_dist / cos_mean, negativity
+    (pre-activations, ReLU), and nc3_cos, nc3_duality, nc4_ncc for the classifier input.
+    Weight rows: w_fro, w_stable_rank, w_rank, w_rel_dist_rank_K, w_balancedness, w_imbalance_op.
+    Metrics undefined on the input are listed in ``report.skipped`` with the reason.
+    """
+    feats = _as_items(features, "features")
+    if not feats:
+        raise ValueError("features is empty")
+    wts = [(n, as_matrix(W, f"weights[{n!r}]", ndim=W.ndim)) for n, W in _as_items(weights or {}, "weights")]
+
+    entries = []  # (layer, kind, H)
+    for name, value in feats:
+        if isinstance(value, Mapping):
+            unknown = set(value) - set(KINDS)
+            if unknown:
+                raise ValueError(f"features[{name!r}] has unknown keys {sorted(unknown)}; use {KINDS}")
+            entries += [(name, k, as_matrix(value[k], f"features[{name!r}][{k!r}]")) for k in KINDS if k in value]
+        else:
+            entries.append((name, "features", as_matrix(value, f"features[{name!r}]")))
+    N = entries[0][2].shape[0]
+    y = as_labels(y, "y", n=N, device=entries[0][2].device)
+    K_given = K is not None
+    K = check_num_classes(y, K)
+    check_counts(torch.bincount(y, minlength=K), K_given)
+    for name, kind, H in entries:
+        if H.shape[0] != N:
+            raise ValueError(f"features[{name!r}] ({kind}) has {H.shape[0]} rows, expected {N}")
+
+    W = classifier
+    if W is None and wts and wts[-1][1].ndim == 2 and wts[-1][1].shape[0] == K:
+        W = wts[-1][1]
+    if W is not None:
+        W = as_matrix(W, "classifier")
+        if classifier_input is None:
+            matches = [n for n, _, H in entries if H.shape[1] == W.shape[1]]
+            classifier_input = matches[-1] if matches else None
+        elif classifier_input not in {n for n, _, _ in entries}:
+            raise ValueError(f"classifier_input {classifier_input!r} is not a name in features")
+
+    report = LayerReport()
+    for name, kind, H in entries:
+        nc3 = W is not None and name == classifier_input and H.shape[1] == W.shape[1]
+        report.rows.append(_feature_row(report, name, kind, H, y, K, W, nc3, rank_rtol))
+    _weight_rows(report, wts, K, rank_rtol)
+    return report

@@ -1,0 +1,337 @@
+"""One-pass streaming accumulators for feature sets that do not fit in memory.
+
+Two modes:
+
+* **One pass** (features cannot be recomputed): ``ClassStats(K)`` keeps per-class counts, means,
+  within-class sums of squares and sums of unit-normalised features (O(K D) memory). That gives
+  NC1 (trace), CDNV, NC2 (cond, ETF), NC3 (per-sample cosine, for any classifier given after the
+  pass) and NC3 self-duality. With ``scatter=True`` it also keeps the pooled within-class scatter
+  (D x D, O(D^2) memory, O(N D^2) work via a symmetric rank-k update) so that ``nc1_pinv()`` is
+  available after one pass too.
+* **Two passes** (fast, O(K D) memory): after the first pass, ``second = stats.second_pass(W)``
+  freezes the class means, the whitening basis of Sigma_B^+ and the classifier; feed the same
+  batches again to get ``nc1_pinv()`` (residuals projected on the <= K-1 dimensional span of the
+  centred means: O(N D K) work) and ``nc4_ncc()`` (needs the final means, hence a second pass).
+
+Every accumulator has ``update(H_batch, y_batch)`` and ``merge(other)`` (exact: shards or
+processes combine in any order to the same statistics up to rounding). State is float64 on the
+device of the first batch (CPU or CUDA; no host copies). Per-class merges follow Chan, Golub and
+LeVeque's pairwise update, so a large common offset in the features (e.g. +1e4) costs no accuracy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ._classes import (
+    ClassMoments,
+    batch_moments,
+    between_whitener,
+    cdnv_from_moments,
+    centered_means,
+    check_global_mean,
+    global_mean_of,
+    merge_moments,
+    nc1_trace_from_moments,
+    nc2_cond_from_means,
+    nc3_cos_from_moments,
+    nearest_mean,
+    projected_residual_sq,
+)
+from ._validate import as_labels, as_matrix, check_classifier, check_num_classes, nonzero_norm
+from .nc2 import etf_stats_from_centered
+
+try:  # symmetric rank-k update for the one-pass scatter on CPU (half the flops of a GEMM)
+    from scipy.linalg.blas import dsyrk as _dsyrk
+except ImportError:  # pragma: no cover
+    _dsyrk = None
+
+
+def _check_K(K) -> int:
+    if isinstance(K, bool) or not isinstance(K, (int, np.integer)) or K < 2:
+        raise ValueError(f"K must be an integer >= 2, got {K!r}")
+    return int(K)
+
+
+def _batch(H, y, K: int, D: int | None, device):
+    H = as_matrix(H, "H_batch", dtype=torch.float64)
+    if device is not None:
+        H = H.to(device)
+    if D is not None and H.shape[1] != D:
+        raise ValueError(f"H_batch must have {D} columns like earlier batches, got {H.shape[1]}")
+    y = as_labels(y, "y_batch", n=H.shape[0], device=H.device)
+    check_num_classes(y, K, "y_batch")
+    return H, y
+
+
+def _syrk_add(S: torch.Tensor, R: torch.Tensor) -> None:
+    """S += R^T R, updating the upper triangle only on CPU (mirrored when read)."""
+    if _dsyrk is not None and S.device.type == "cpu":
+        # Row-major R is column-major R^T, so 'trans=0' computes (R^T)(R^T)^T = R^T R.
+        out = _dsyrk(1.0, R.numpy().T, beta=1.0, c=S.numpy().T, trans=0, lower=1, overwrite_c=1)
+        S.copy_(torch.from_numpy(out.T))
+    else:
+        S.addmm_(R.T, R)
+
+
+class ClassStats:
+    """First-pass streaming class statistics (see the module docstring for the two modes).
+
+    Args:
+        K: number of classes (labels must lie in [0, K)); classes never seen are skipped.
+        scatter: also keep the D x D pooled within-class scatter, enabling one-pass ``nc1_pinv``.
+        global_mean: ``"sample"`` or ``"class"``, as in :func:`nclab.metrics.nc1_trace`.
+
+    Example::
+
+        stats = ClassStats(K=10)
+        for H, y in batches:
+            stats.update(H, y)
+        stats.nc1_trace(), stats.nc2_cond(), stats.nc3_cos(W)
+        second = stats.second_pass(W)
+        for H, y in batches:
+            second.update(H, y)
+        second.nc1_pinv(), second.nc4_ncc()
+    """
+
+    def __init__(self, K: int, *, scatter: bool = False, global_mean: str = "sample"):
+        check_global_mean(global_mean)
+        self.K = _check_K(K)
+        self.scatter = bool(scatter)
+        self.global_mean = global_mean
+        self._m: ClassMoments | None = None
+        self._S: torch.Tensor | None = None  # pooled within-class scatter (upper triangle valid)
+
+    # ---- accumulation -------------------------------------------------------------------
+    @property
+    def D(self) -> int | None:
+        return None if self._m is None else self._m.means.shape[1]
+
+    @property
+    def device(self):
+        return None if self._m is None else self._m.means.device
+
+    @property
+    def N(self) -> int:
+        return 0 if self._m is None else int(round(self._m.N))
+
+    def update(self, H_batch, y_batch) -> ClassStats:
+        """Add a mini-batch: features (B, D) and int labels (B,)."""
+        H, y = _batch(H_batch, y_batch, self.K, self.D, self.device)
+        m = batch_moments(H, y, self.K, K_given=True)
+        R = (H - m.means[y]) if self.scatter else None
+        self._combine(m, R)
+        return self
+
+    def merge(self, other: ClassStats) -> ClassStats:
+        """Fold another accumulator (e.g. from another shard or process) into this one."""
+        if not isinstance(other, ClassStats):
+            raise ValueError(f"can only merge a ClassStats, got {type(other).__name__}")
+        if other.K != self.K or other.scatter != self.scatter:
+            raise ValueError(
+                f"cannot merge ClassStats(K={other.K}, scatter={other.scatter}) into "
+                f"ClassStats(K={self.K}, scatter={self.scatter})"
+            )
+        if other._m is None:
+            return self
+        if self.D is not None and other.D != self.D:
+            raise ValueError(f"cannot merge statistics of dimension {other.D} into {self.D}")
+        m = other._m
+        if self.device is not None:
+            m = ClassMoments(*(t.to(self.device) for t in (m.counts, m.means, m.sq_dev, m.unit_sums)))
+        self._combine(m, None, other._full_scatter() if other.scatter else None)
+        return self
+
+    def _combine(self, m: ClassMoments, R, S_other=None) -> None:
+        if self._m is None:
+            self._m = m
+            if self.scatter:
+                D = m.means.shape[1]
+                self._S = torch.zeros(D, D, dtype=torch.float64, device=m.means.device)
+                if R is not None:
+                    _syrk_add(self._S, R)
+                if S_other is not None:
+                    self._S += S_other.to(self._S.device)
+            return
+        self._m, shift_rows = merge_moments(self._m, m)
+        self._m.K_given = True
+        if self.scatter:
+            if R is not None:
+                _syrk_add(self._S, R)
+            if S_other is not None:
+                self._S += S_other.to(self._S.device)
+            _syrk_add(self._S, shift_rows)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """Tensors of the state (e.g. to send between processes or save with safetensors)."""
+        m = self._require()
+        state = {"counts": m.counts, "means": m.means, "sq_dev": m.sq_dev, "unit_sums": m.unit_sums}
+        if self.scatter:
+            state["scatter"] = self._full_scatter()
+        return state
+
+    @classmethod
+    def from_state_dict(
+        cls, state: dict[str, torch.Tensor], *, global_mean: str = "sample"
+    ) -> ClassStats:
+        stats = cls(state["counts"].shape[0], scatter="scatter" in state, global_mean=global_mean)
+        stats._m = ClassMoments(
+            state["counts"].double(), state["means"].double(), state["sq_dev"].double(),
+            state["unit_sums"].double(), True,
+        )
+        if stats.scatter:
+            stats._S = state["scatter"].double().clone()
+        return stats
+
+    # ---- metrics ------------------------------------------------------------------------
+    def _require(self) -> ClassMoments:
+        if self._m is None:
+            raise ValueError("ClassStats has seen no data; call update() first")
+        return self._m
+
+    def _present(self, min_size: int = 1) -> torch.Tensor:
+        return self._require().present(min_size=min_size)
+
+    def _full_scatter(self) -> torch.Tensor:
+        S = self._S
+        if _dsyrk is not None and S.device.type == "cpu":
+            S = torch.triu(S) + torch.triu(S, 1).T
+        return S
+
+    def class_means(self) -> np.ndarray:
+        self._present()
+        return self._m.means.cpu().numpy()
+
+    def nc1_trace(self) -> float:
+        """See :func:`nclab.metrics.nc1_trace`."""
+        return nc1_trace_from_moments(self._require(), self.global_mean)
+
+    def trace_sigma_w(self) -> float:
+        """See :func:`nclab.metrics.trace_sigma_w`."""
+        m = self._require()
+        m.present()
+        return float(m.sq_dev.sum()) / m.N
+
+    def cdnv(self) -> float:
+        """See :func:`nclab.metrics.cdnv`."""
+        return cdnv_from_moments(self._require())
+
+    def nc1_pinv(self, *, rtol: float | None = None, divide_by_K: bool = True) -> float:
+        """One-pass NC1 pinv (needs ``scatter=True``); see :func:`nclab.metrics.nc1_pinv`."""
+        if not self.scatter:
+            raise ValueError(
+                "nc1_pinv needs the within-class scatter: build ClassStats(K, scatter=True) "
+                "(one pass, O(D^2) memory) or use stats.second_pass() and feed the batches again "
+                "(two passes, O(K D) memory)"
+            )
+        m = self._require()
+        present = m.present(min_size=2)
+        Mc = centered_means(m, present, self.global_mean)
+        P = between_whitener(Mc, rtol, m.means[present])
+        value = float((P * (self._full_scatter() @ P)).sum()) / m.N
+        return value / Mc.shape[0] if divide_by_K else value
+
+    def nc2_cond(
+        self, *, centered: bool = False, nonzero: bool = True, rtol: float | None = None
+    ) -> float:
+        """See :func:`nclab.metrics.nc2_cond`."""
+        m = self._require()
+        present = m.present()
+        M = centered_means(m, present, self.global_mean) if centered else m.means[present]
+        return nc2_cond_from_means(M, centered=centered, nonzero=nonzero, rtol=rtol)
+
+    def nc2_etf(self) -> dict:
+        """See :func:`nclab.metrics.nc2_etf`."""
+        m = self._require()
+        return etf_stats_from_centered(centered_means(m, m.present(), self.global_mean))
+
+    def _classifier(self, W) -> torch.Tensor:
+        W = as_matrix(W, "W", dtype=torch.float64).to(self.device)
+        check_classifier(W, self.K, self.D)
+        return W
+
+    def nc3_cos(self, W) -> float:
+        """Per-sample NC3 cosine for any classifier W (K, D); see :func:`nclab.metrics.nc3_cos`."""
+        m = self._require()
+        return nc3_cos_from_moments(m, self._classifier(W))
+
+    def nc3_duality(self, W, *, centered: bool = True) -> float:
+        """See :func:`nclab.metrics.nc3_duality`."""
+        m = self._require()
+        present = m.present()
+        M = centered_means(m, present, self.global_mean) if centered else m.means[present]
+        Wp = self._classifier(W)[present]
+        nonzero_norm(float(Wp.norm()), "W")
+        nonzero_norm(float(M.norm()), "the class-mean matrix")
+        return float((Wp / Wp.norm() - M / M.norm()).norm())
+
+    def second_pass(self, W=None, b=None, *, rtol: float | None = None) -> ResidualPass:
+        """Freeze the first-pass statistics and return the accumulator for the second pass."""
+        return ResidualPass(self, W, b, rtol=rtol)
+
+
+class ResidualPass:
+    """Second pass over the same batches: projected residuals (NC1 pinv) and NCC agreement (NC4).
+
+    Built by :meth:`ClassStats.second_pass`; the class means, the whitening basis ``P`` of
+    ``Sigma_B^+`` (see :func:`nclab.metrics.nc1_pinv`) and the classifier are frozen, so one
+    matrix product per batch gives everything: O(N D K) work, O(K D) memory.
+    """
+
+    def __init__(self, stats: ClassStats, W=None, b=None, *, rtol: float | None = None):
+        m = stats._require()
+        self.K, self.D, self.device = stats.K, stats.D, stats.device
+        self._present = m.present(min_size=2)
+        self._idx = self._present.nonzero().flatten()
+        self._means = m.means
+        self._k_present = int(self._idx.numel())
+        self._shift = global_mean_of(m, self._present, "sample")
+        Mc = centered_means(m, self._present, stats.global_mean)
+        self._P = between_whitener(Mc, rtol, m.means[self._present])
+        self._W = None if W is None else stats._classifier(W)
+        self._b = None
+        if b is not None:
+            self._b = as_matrix(b, "b", dtype=torch.float64, ndim=1).to(self.device)
+            if self._b.shape[0] != self.K:
+                raise ValueError(f"b must have shape ({self.K},), got {tuple(self._b.shape)}")
+        self.N = 0
+        self._proj_sq = 0.0
+        self._agree = 0
+
+    def update(self, H_batch, y_batch) -> ResidualPass:
+        H, y = _batch(H_batch, y_batch, self.K, self.D, self.device)
+        if not bool(self._present[y].all()):
+            raise ValueError("y_batch contains a class that was empty in the first pass")
+        self.N += H.shape[0]
+        self._proj_sq += projected_residual_sq(H, y, self._means, self._P)
+        if self._W is not None:
+            logits = H @ self._W.T if self._b is None else H @ self._W.T + self._b
+            ncc = self._idx[nearest_mean(H, self._means[self._idx], self._shift)]
+            self._agree += int((logits.argmax(1) == ncc).sum())
+        return self
+
+    def merge(self, other: ResidualPass) -> ResidualPass:
+        if not isinstance(other, ResidualPass) or other.K != self.K or other.D != self.D:
+            raise ValueError("can only merge a ResidualPass built from the same first pass")
+        self.N += other.N
+        self._proj_sq += other._proj_sq
+        self._agree += other._agree
+        return self
+
+    def _require(self) -> None:
+        if self.N == 0:
+            raise ValueError("the second pass has seen no data; call update() first")
+
+    def nc1_pinv(self, *, divide_by_K: bool = True) -> float:
+        """Two-pass NC1 pinv; see :func:`nclab.metrics.nc1_pinv`."""
+        self._require()
+        value = self._proj_sq / self.N
+        return value / self._k_present if divide_by_K else value
+
+    def nc4_ncc(self) -> float:
+        """Agreement of the classifier with the nearest class centre; see :func:`nclab.metrics.nc4_ncc`."""
+        self._require()
+        if self._W is None:
+            raise ValueError("nc4_ncc needs the classifier: call stats.second_pass(W)")
+        return self._agree / self.N
