@@ -7,7 +7,7 @@ STAMP := $(VENV)/.nclab-installed
 # Tests and small models run single-threaded (2-core machines slow down 2-3x with oversubscription).
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: setup test demo lint bench clean
+.PHONY: setup data test demo lint bench clean
 
 setup: $(STAMP)
 
@@ -17,10 +17,21 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check -e ".[dev]"
 	touch $(STAMP)
 
-test: $(STAMP)
+# Fashion-MNIST from Debian (IDX files under /usr/share/datasets/fashion-mnist); optional: tests
+# that need it are skipped with a message when it is absent.
+FMNIST_DIR := /usr/share/datasets/fashion-mnist
+data:
+	@if [ -f $(FMNIST_DIR)/train-images-idx3-ubyte.gz ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1; } || \
+	  echo "note: could not install dataset-fashion-mnist with apt-get; Fashion-MNIST tests will be skipped"; \
+	else echo "note: Fashion-MNIST missing: run 'sudo apt-get install -y dataset-fashion-mnist' or pass --data-dir DIR with the IDX files"; fi
+
+test: $(STAMP) data
 	$(PY) -m pytest -q
 
-demo: $(STAMP)
+demo: $(STAMP) data
 	$(PY) -m nclab.demo
 
 lint: $(STAMP)

@@ -55,28 +55,39 @@ def prepare(H, y, K=None, *, dtype=torch.float64, name: str = "H"):
     return H, y, K, K_given
 
 
-def batch_moments(H: torch.Tensor, y: torch.Tensor, K: int, K_given: bool) -> ClassMoments:
-    """Two-pass (exact) class moments of one in-memory batch; H already validated."""
+def batch_moments(
+    H: torch.Tensor,
+    y: torch.Tensor,
+    K: int,
+    K_given: bool,
+    *,
+    resid: torch.Tensor | None = None,
+    overwrite: bool = False,
+) -> tuple[ClassMoments, torch.Tensor]:
+    """Exact class moments of one in-memory batch (H already validated, floating).
+
+    Returns the moments and the residuals ``h_i - mean of its class in this batch`` (written into
+    ``resid`` when given). ``overwrite=True`` lets H be rescaled in place (it is then destroyed);
+    with preallocated buffers the streaming path then allocates nothing of size N x D.
+    """
     D = H.shape[1]
-    counts = torch.zeros(K, dtype=H.dtype, device=H.device).index_add_(
-        0, y, torch.ones_like(y, dtype=H.dtype)
-    )
-    sums = torch.zeros(K, D, dtype=H.dtype, device=H.device).index_add_(0, y, H)
-    means = sums / counts.clamp_min(1.0).unsqueeze(1)
-    resid = H - means[y]
-    sq_dev = torch.zeros(K, dtype=H.dtype, device=H.device).index_add_(
-        0, y, resid.square().sum(1)
-    )
-    norms = H.norm(dim=1, keepdim=True)
-    unit = torch.where(norms > 0, H / norms.clamp_min(torch.finfo(H.dtype).tiny), 0.0)
-    unit_sums = torch.zeros(K, D, dtype=H.dtype, device=H.device).index_add_(0, y, unit)
-    return ClassMoments(counts, means, sq_dev, unit_sums, K_given)
+    kw = {"dtype": H.dtype, "device": H.device}
+    counts = torch.zeros(K, **kw).index_add_(0, y, torch.ones_like(y, dtype=H.dtype))
+    means = torch.zeros(K, D, **kw).index_add_(0, y, H).div_(counts.clamp_min(1.0).unsqueeze(1))
+    resid = torch.index_select(means, 0, y, out=resid) if resid is not None else means[y]
+    torch.sub(H, resid, out=resid)
+    sq_dev = torch.zeros(K, **kw).index_add_(0, y, torch.linalg.vecdot(resid, resid))
+    norms = torch.linalg.vector_norm(H, dim=1, keepdim=True)
+    norms[norms == 0] = 1.0  # zero features stay zero: they contribute cosine 0
+    unit = H.div_(norms) if overwrite else H / norms
+    unit_sums = torch.zeros(K, D, **kw).index_add_(0, y, unit)
+    return ClassMoments(counts, means, sq_dev, unit_sums, K_given), resid
 
 
 def moments(H, y, K=None, *, dtype=torch.float64) -> ClassMoments:
     """Validate inputs and return their :class:`ClassMoments`."""
     H, y, K, K_given = prepare(H, y, K, dtype=dtype)
-    return batch_moments(H, y, K, K_given)
+    return batch_moments(H, y, K, K_given)[0]
 
 
 def merge_moments(a: ClassMoments, b: ClassMoments) -> tuple[ClassMoments, torch.Tensor]:
@@ -188,12 +199,6 @@ def nc3_cos_from_moments(m: ClassMoments, W: torch.Tensor) -> float:
         raise ValueError(f"W has zero row(s) {dead[:10]} for present classes; cosine undefined")
     w_unit = W[present] / row_norms[present].unsqueeze(1)
     return float((m.unit_sums[present] * w_unit).sum()) / m.N
-
-
-def projected_residual_sq(H: torch.Tensor, y: torch.Tensor, means: torch.Tensor, P) -> float:
-    """``sum_i ||P^T (h_i - mu_{y_i})||^2``: the residuals are formed explicitly (no cancellation
-    between large features and large means) and only then projected on the (D, r) basis P."""
-    return float(((H - means[y]) @ P).square().sum())
 
 
 def nearest_mean(H: torch.Tensor, centers: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:

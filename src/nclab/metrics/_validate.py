@@ -35,10 +35,17 @@ def as_matrix(
         raise ValueError(f"{name} is empty (shape {tuple(A.shape)})")
     target = dtype if dtype is not None else (A.dtype if A.is_floating_point() else DEFAULT_DTYPE)
     A = A.detach().to(target)
-    if not bool(torch.isfinite(A).all()):
-        bad = int((~torch.isfinite(A)).sum())
-        raise ValueError(f"{name} contains {bad} NaN/Inf value(s)")
+    check_finite(A, name)
     return A
+
+
+def check_finite(A: torch.Tensor, name: str) -> None:
+    """Raise if A has NaN/Inf. Fast path: the sum is finite iff no entry is NaN/Inf, unless
+    finite entries overflow it; only then is the element-wise check run."""
+    if A.is_floating_point() and not bool(torch.isfinite(A.sum())):
+        bad = int((~torch.isfinite(A)).sum())
+        if bad:
+            raise ValueError(f"{name} contains {bad} NaN/Inf value(s)")
 
 
 def as_labels(y, name: str = "y", *, n: int | None = None, device=None) -> torch.Tensor:

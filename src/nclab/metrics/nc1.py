@@ -11,7 +11,6 @@ from ._classes import (
     moments,
     nc1_trace_from_moments,
     prepare,
-    projected_residual_sq,
 )
 from ._validate import DEFAULT_DTYPE
 
@@ -77,11 +76,11 @@ def nc1_pinv(
     """
     check_global_mean(global_mean)
     H, y, K, K_given = prepare(H, y, K, dtype=dtype)
-    m = batch_moments(H, y, K, K_given)
+    m, resid = batch_moments(H, y, K, K_given)
     present = m.present(min_size=2)
     Mc = centered_means(m, present, global_mean)
     P = between_whitener(Mc, rtol, m.means[present])
-    value = projected_residual_sq(H, y, m.means, P) / m.N
+    value = float((resid @ P).square().sum()) / m.N
     return value / Mc.shape[0] if divide_by_K else value
 
 

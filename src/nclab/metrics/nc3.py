@@ -35,7 +35,7 @@ def nc3_cos(H, y, W, K=None, *, means: bool = False, dtype=DEFAULT_DTYPE) -> flo
     """
     H, y, K, K_given = prepare(H, y, K, dtype=dtype)
     W = _classifier(W, K, H.shape[1], H.dtype)
-    m = batch_moments(H, y, K, K_given)
+    m = batch_moments(H, y, K, K_given)[0]
     if not means:
         return nc3_cos_from_moments(m, W)
     present = m.present()
@@ -58,7 +58,7 @@ def nc3_duality(
     check_global_mean(global_mean)
     H, y, K, K_given = prepare(H, y, K, dtype=dtype)
     W = _classifier(W, K, H.shape[1], H.dtype)
-    m = batch_moments(H, y, K, K_given)
+    m = batch_moments(H, y, K, K_given)[0]
     present = m.present()
     M = centered_means(m, present, global_mean) if centered else m.means[present]
     Wp = W[present]
@@ -78,7 +78,7 @@ def nc4_ncc(H, y, W, K=None, *, H_eval=None, b=None, dtype=DEFAULT_DTYPE) -> flo
     """
     H, y, K, K_given = prepare(H, y, K, dtype=dtype)
     W = _classifier(W, K, H.shape[1], H.dtype)
-    m = batch_moments(H, y, K, K_given)
+    m = batch_moments(H, y, K, K_given)[0]
     present = m.present()
     Z = H if H_eval is None else as_matrix(H_eval, "H_eval", dtype=H.dtype).to(H.device)
     if Z.shape[1] != H.shape[1]:

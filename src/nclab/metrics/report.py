@@ -148,7 +148,11 @@ def layer_report(
             unknown = set(value) - set(KINDS)
             if unknown:
                 raise ValueError(f"features[{name!r}] has unknown keys {sorted(unknown)}; use {KINDS}")
-            entries += [(name, k, as_matrix(value[k], f"features[{name!r}][{k!r}]")) for k in KINDS if k in value]
+            entries += [
+                (name, k, as_matrix(value[k], f"features[{name!r}][{k!r}]"))
+                for k in KINDS
+                if k in value
+            ]
         else:
             entries.append((name, "features", as_matrix(value, f"features[{name!r}]")))
     N = entries[0][2].shape[0]

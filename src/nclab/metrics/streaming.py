@@ -36,8 +36,6 @@ from ._classes import (
     nc1_trace_from_moments,
     nc2_cond_from_means,
     nc3_cos_from_moments,
-    nearest_mean,
-    projected_residual_sq,
 )
 from ._validate import as_labels, as_matrix, check_classifier, check_num_classes, nonzero_norm
 from .nc2 import etf_stats_from_centered
@@ -54,15 +52,31 @@ def _check_K(K) -> int:
     return int(K)
 
 
-def _batch(H, y, K: int, D: int | None, device):
-    H = as_matrix(H, "H_batch", dtype=torch.float64)
+class _Workspace:
+    """Reusable float64 (B, D) buffers: streaming allocates nothing of size B x D per batch
+    (fresh large allocations cost page faults that dominate these memory-bound updates)."""
+
+    def __init__(self):
+        self._bufs: list[torch.Tensor] = []
+
+    def get(self, count: int, B: int, D: int, device) -> list[torch.Tensor]:
+        if not self._bufs or self._bufs[0].shape[0] < B or self._bufs[0].device != device:
+            self._bufs = [torch.empty(B, D, dtype=torch.float64, device=device) for _ in range(2)]
+        return [buf[:B] for buf in self._bufs[:count]]
+
+
+def _load(H, y, K: int, D: int | None, device, work: _Workspace):
+    """Validate a batch and copy it into a float64 work buffer; returns (X, R, y)."""
+    H = as_matrix(H, "H_batch", dtype=None)
     if device is not None:
         H = H.to(device)
     if D is not None and H.shape[1] != D:
         raise ValueError(f"H_batch must have {D} columns like earlier batches, got {H.shape[1]}")
     y = as_labels(y, "y_batch", n=H.shape[0], device=H.device)
     check_num_classes(y, K, "y_batch")
-    return H, y
+    X, R = work.get(2, H.shape[0], H.shape[1], H.device)
+    X.copy_(H)
+    return X, R, y
 
 
 def _syrk_add(S: torch.Tensor, R: torch.Tensor) -> None:
@@ -102,6 +116,7 @@ class ClassStats:
         self.global_mean = global_mean
         self._m: ClassMoments | None = None
         self._S: torch.Tensor | None = None  # pooled within-class scatter (upper triangle valid)
+        self._work = _Workspace()
 
     # ---- accumulation -------------------------------------------------------------------
     @property
@@ -118,10 +133,9 @@ class ClassStats:
 
     def update(self, H_batch, y_batch) -> ClassStats:
         """Add a mini-batch: features (B, D) and int labels (B,)."""
-        H, y = _batch(H_batch, y_batch, self.K, self.D, self.device)
-        m = batch_moments(H, y, self.K, K_given=True)
-        R = (H - m.means[y]) if self.scatter else None
-        self._combine(m, R)
+        X, R, y = _load(H_batch, y_batch, self.K, self.D, self.device, self._work)
+        m, R = batch_moments(X, y, self.K, True, resid=R, overwrite=True)
+        self._combine(m, R if self.scatter else None)
         return self
 
     def merge(self, other: ClassStats) -> ClassStats:
@@ -289,25 +303,35 @@ class ResidualPass:
         self._shift = global_mean_of(m, self._present, "sample")
         Mc = centered_means(m, self._present, stats.global_mean)
         self._P = between_whitener(Mc, rtol, m.means[self._present])
-        self._W = None if W is None else stats._classifier(W)
-        self._b = None
-        if b is not None:
-            self._b = as_matrix(b, "b", dtype=torch.float64, ndim=1).to(self.device)
-            if self._b.shape[0] != self.K:
-                raise ValueError(f"b must have shape ({self.K},), got {tuple(self._b.shape)}")
+        self._work = stats._work
+        self._scores = None  # (D, K + K_present): classifier rows and centred class means
+        if W is not None:
+            W = stats._classifier(W)
+            bias = W @ self._shift  # logits of h = logits of (h - shift) + W shift (+ b)
+            if b is not None:
+                b = as_matrix(b, "b", dtype=torch.float64, ndim=1).to(self.device)
+                if b.shape[0] != self.K:
+                    raise ValueError(f"b must have shape ({self.K},), got {tuple(b.shape)}")
+                bias = bias + b
+            C = self._means[self._idx] - self._shift
+            self._scores = torch.cat([W, C]).T.contiguous()
+            self._bias, self._c_sq = bias, C.square().sum(1)
         self.N = 0
         self._proj_sq = 0.0
         self._agree = 0
 
     def update(self, H_batch, y_batch) -> ResidualPass:
-        H, y = _batch(H_batch, y_batch, self.K, self.D, self.device)
+        X, R, y = _load(H_batch, y_batch, self.K, self.D, self.device, self._work)
         if not bool(self._present[y].all()):
             raise ValueError("y_batch contains a class that was empty in the first pass")
-        self.N += H.shape[0]
-        self._proj_sq += projected_residual_sq(H, y, self._means, self._P)
-        if self._W is not None:
-            logits = H @ self._W.T if self._b is None else H @ self._W.T + self._b
-            ncc = self._idx[nearest_mean(H, self._means[self._idx], self._shift)]
+        self.N += X.shape[0]
+        torch.sub(X, torch.index_select(self._means, 0, y, out=R), out=R)
+        proj = R @ self._P
+        self._proj_sq += float(torch.linalg.vecdot(proj, proj).sum())
+        if self._scores is not None:
+            S = X.sub_(self._shift) @ self._scores
+            logits = S[:, : self.K] + self._bias
+            ncc = self._idx[(self._c_sq - 2.0 * S[:, self.K :]).argmin(1)]
             self._agree += int((logits.argmax(1) == ncc).sum())
         return self
 
@@ -332,6 +356,6 @@ class ResidualPass:
     def nc4_ncc(self) -> float:
         """Agreement of the classifier with the nearest class centre; see :func:`nclab.metrics.nc4_ncc`."""
         self._require()
-        if self._W is None:
+        if self._scores is None:
             raise ValueError("nc4_ncc needs the classifier: call stats.second_pass(W)")
         return self._agree / self.N
