@@ -178,14 +178,32 @@ def cdnv_from_moments(m: ClassMoments) -> float:
 
 
 def nc2_cond_from_means(
-    M: torch.Tensor, *, centered: bool, nonzero: bool, rtol: float | None
+    M: torch.Tensor,
+    *,
+    centered: bool,
+    nonzero: bool,
+    rtol: float | None,
+    means: torch.Tensor | None = None,
 ) -> float:
+    """kappa of the (centred) class-mean matrix M; see :func:`nclab.metrics.nc2_cond`.
+
+    Centred means have rank <= K-1, so at most K-1 singular values count; with the default rtol
+    the rounding level of the centring (``max(K, D) * eps * max_c ||mu_c||``, ``means`` the
+    uncentred means) is also a floor, so a common offset cannot create a spurious direction.
+    """
     s = torch.linalg.svdvals(M)
     nonzero_norm(float(s[0]), "the class-mean matrix")
-    if nonzero:
-        tol = default_rtol(M.shape, M.dtype) if rtol is None else rtol
-        return float(s[0] / s[s > tol * s[0]][-1])
     k = M.shape[0] - 1 if centered else M.shape[0]
+    if nonzero:
+        tol = default_rtol(M.shape, M.dtype)
+        if rtol is not None:
+            floor = rtol * float(s[0])
+        else:
+            floor = tol * float(s[0])
+            if centered and means is not None:
+                floor = max(floor, tol * float(means.norm(dim=1).max()))
+        kept = s[:k][s[:k] > floor]
+        return float(s[0] / kept[-1])
     if k > s.shape[0] or float(s[k - 1]) == 0.0:
         return float("inf")
     return float(s[0] / s[k - 1])

@@ -16,11 +16,12 @@ def as_matrix(
 ) -> torch.Tensor:
     """Return ``A`` as a finite floating torch tensor with ``ndim`` dimensions.
 
-    ``dtype=None`` keeps the input's floating dtype (integer/bool inputs become float64).
+    ``dtype=None`` keeps the input's floating dtype (integer/bool inputs become float64, half
+    precision becomes float32).
     Tensors stay on their device; numpy arrays are wrapped without copying where possible.
     """
     if isinstance(A, np.ndarray):
-        if A.dtype == object or np.iscomplexobj(A):
+        if A.dtype.kind not in "biuf":
             raise ValueError(f"{name} must be a real numeric array, got dtype {A.dtype}")
         A = torch.from_numpy(np.ascontiguousarray(A))
     elif not isinstance(A, torch.Tensor):
@@ -34,6 +35,8 @@ def as_matrix(
     if A.numel() == 0:
         raise ValueError(f"{name} is empty (shape {tuple(A.shape)})")
     target = dtype if dtype is not None else (A.dtype if A.is_floating_point() else DEFAULT_DTYPE)
+    if target in (torch.float16, torch.bfloat16):  # no half-precision linear algebra on CPU
+        target = torch.float32
     A = A.detach().to(target)
     check_finite(A, name)
     return A

@@ -52,8 +52,9 @@ def negativity(
 ) -> float:
     r"""``|| Z - sigma(Z) ||_op / || Z ||_op`` on a layer's pre-activations Z (Jacot et al. 2025 §6).
 
-    With ReLU (default) the numerator is the negative part ``min(Z, 0)``. In [0, 1] for ReLU;
-    0 means the non-linearity acts as the identity on the data (the layer is effectively linear).
+    With ReLU (default) the numerator is the negative part ``min(Z, 0)``. Non-negative; 0 means
+    the non-linearity acts as the identity on the data (the layer is effectively linear). It can
+    exceed 1 (e.g. Z = [[-2, 1], [-1, -2]] gives 1.146), although trained layers sit well below.
     Z is (N, n) (any orientation gives the same value). ``activation`` takes a tensor.
     """
     Z = as_matrix(Z_pre, "Z_pre", dtype=dtype)

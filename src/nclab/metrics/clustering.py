@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+
+import numpy as np
 import torch
 
 from ._classes import nearest_mean
@@ -75,6 +78,22 @@ def _lloyd(X: torch.Tensor, centers: torch.Tensor, max_iter: int) -> torch.Tenso
     return labels
 
 
+BRUTE_FORCE_LIMIT = 4096
+
+
+def _brute_force_wcss(X: torch.Tensor, k: int) -> float:
+    """Exact TCV_k by enumerating every labelling (first point fixed to cluster 0)."""
+    N = X.shape[0]
+    labels = torch.tensor(list(itertools.product(range(k), repeat=N - 1)), device=X.device)
+    labels = torch.cat([torch.zeros(labels.shape[0], 1, dtype=labels.dtype, device=X.device), labels], 1)
+    A = torch.nn.functional.one_hot(labels, k).to(X.dtype)  # (P, N, k)
+    counts = A.sum(1)
+    sums = A.transpose(1, 2) @ X  # (P, k, D)
+    between = (sums.square().sum(2) / counts.clamp_min(1.0)).sum(1)
+    best = int(between.argmax())  # max between-cluster SS = min WCSS; recompute exactly
+    return _wcss(X, labels[best])
+
+
 def tcv(
     H,
     k: int,
@@ -93,9 +112,10 @@ def tcv(
     ``restarts`` seeded k-means++/Lloyd runs in float64 and, when class labels are known
     (``y``, or the argmax of a one-hot ``Y``) with at most k classes, of the class partition and
     a Lloyd run started from it. Lloyd never increases the WCSS, so the result is never above the
-    class-partition value. Exact when the features are collapsed. Same seed, same value.
+    class-partition value. Exact when the features are collapsed, and for tiny problems
+    (``k^(N-1) <= 4096``), which are solved by enumeration. Same seed, same value.
     """
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
     if restarts < 1:
         raise ValueError(f"restarts must be >= 1, got {restarts}")
@@ -116,6 +136,8 @@ def tcv(
         sums = torch.zeros(k, X.shape[1], dtype=X.dtype, device=X.device).index_add_(0, labels, X)
         start = torch.where(counts > 0, sums / counts.clamp_min(1), X[0])
         best = min(best, _wcss(X, _lloyd(X, start, max_iter)))
+    if k > 1 and k ** (X.shape[0] - 1) <= BRUTE_FORCE_LIMIT:
+        return min(best, _brute_force_wcss(X, k))
     gen = torch.Generator().manual_seed(seed)
     for _ in range(restarts):
         best = min(best, _wcss(X, _lloyd(X, _kmeans_pp(X, k, gen), max_iter)))

@@ -71,8 +71,9 @@ def nc1_pinv(
         divide_by_K: ``False`` gives P3's ``tr(Sigma_W Sigma_B^+)`` without the 1/K.
         K, global_mean, dtype: as in :func:`nc1_trace`.
 
-    Perfect collapse: 0. Invariant to any invertible linear map of feature space that preserves
-    the class means' span (in particular rotations and scalings), and to relabelling classes.
+    Perfect collapse: 0. Invariant to rotations, scalings and translations of feature space and
+    to relabelling classes; invariant to every invertible linear map when Sigma_B has full rank
+    (D = K-1), but not in general (a shear of the complement into the means' span changes it).
     """
     check_global_mean(global_mean)
     H, y, K, K_given = prepare(H, y, K, dtype=dtype)

@@ -74,7 +74,9 @@ def nc2_cond(
     m = moments(H, y, K, dtype=dtype)
     present = m.present()
     M = centered_means(m, present, global_mean) if centered else m.means[present]
-    return nc2_cond_from_means(M, centered=centered, nonzero=nonzero, rtol=rtol)
+    return nc2_cond_from_means(
+        M, centered=centered, nonzero=nonzero, rtol=rtol, means=m.means[present]
+    )
 
 
 def nc2_etf(H, y, K=None, *, global_mean: str = "sample", dtype=DEFAULT_DTYPE) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from ._validate import DEFAULT_DTYPE, as_labels, as_matrix
@@ -18,22 +19,29 @@ def product_norm(weights, *, log: bool = False, dtype=DEFAULT_DTYPE) -> float:
         raise ValueError("weights is empty")
     logs = 0.0
     for i, W in enumerate(weights):
-        W = as_matrix(W, f"weights[{i}]", dtype=dtype, ndim=W.ndim)
+        W = as_matrix(W, f"weights[{i}]", dtype=dtype, ndim=getattr(W, "ndim", 2))
         n = float(W.norm())
         if n == 0.0:
             return float("-inf") if log else 0.0
         logs += math.log(n)
-    return logs if log else math.exp(logs)
+    if log:
+        return logs
+    return math.exp(logs) if logs < 709.0 else float("inf")
 
 
-def margin_values(outputs, y, *, dtype=DEFAULT_DTYPE) -> torch.Tensor:
+def margin_values(outputs, y, *, dtype=DEFAULT_DTYPE) -> np.ndarray:
     r"""Per-sample margins (Xu et al. 2023).
 
     Binary: outputs (N,) or (N, 1), labels y in {-1, +1}; margin ``y_n f_n``.
     Multiclass: outputs (N, C), int labels in [0, C); margin ``<f_n, e~_{y_n}>`` with the centred
     scaled labels ``e~_c`` (1 at c, -1/(C-1) elsewhere; §5.2).
     Pass the normalised network's outputs ``f_V(x)`` (without rho) for P3's normalised margins.
+    Returns a float64 numpy array (N,).
     """
+    return _margins(outputs, y, dtype).cpu().numpy()
+
+
+def _margins(outputs, y, dtype) -> torch.Tensor:
     if hasattr(outputs, "ndim") and outputs.ndim == 2 and outputs.shape[1] == 1:
         outputs = outputs[:, 0]
     if hasattr(outputs, "ndim") and outputs.ndim == 1:
@@ -62,7 +70,7 @@ def margins(outputs, y, *, dtype=DEFAULT_DTYPE) -> dict:
     of the binary analysis), ``std`` and ``min`` of the per-sample margins
     (see :func:`margin_values`). Under collapse all margins are equal: ``std = 0``.
     """
-    m = margin_values(outputs, y, dtype=dtype)
+    m = _margins(outputs, y, dtype)
     F = torch.as_tensor(outputs)
     if F.ndim == 2 and F.shape[1] > 1:
         second = float(as_matrix(F, "outputs", dtype=dtype).square().sum(1).mean())

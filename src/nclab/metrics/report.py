@@ -140,7 +140,10 @@ def layer_report(
     feats = _as_items(features, "features")
     if not feats:
         raise ValueError("features is empty")
-    wts = [(n, as_matrix(W, f"weights[{n!r}]", ndim=W.ndim)) for n, W in _as_items(weights or {}, "weights")]
+    wts = [
+        (n, as_matrix(W, f"weights[{n!r}]", ndim=getattr(W, "ndim", 2)))
+        for n, W in _as_items(weights or {}, "weights")
+    ]
 
     entries = []  # (layer, kind, H)
     for name, value in feats:

@@ -253,7 +253,9 @@ class ClassStats:
         m = self._require()
         present = m.present()
         M = centered_means(m, present, self.global_mean) if centered else m.means[present]
-        return nc2_cond_from_means(M, centered=centered, nonzero=nonzero, rtol=rtol)
+        return nc2_cond_from_means(
+            M, centered=centered, nonzero=nonzero, rtol=rtol, means=m.means[present]
+        )
 
     def nc2_etf(self) -> dict:
         """See :func:`nclab.metrics.nc2_etf`."""
@@ -296,7 +298,8 @@ class ResidualPass:
     def __init__(self, stats: ClassStats, W=None, b=None, *, rtol: float | None = None):
         m = stats._require()
         self.K, self.D, self.device = stats.K, stats.D, stats.device
-        self._present = m.present(min_size=2)
+        self._present = m.present()
+        self._single = bool(((m.counts > 0) & (m.counts < 2)).any())
         self._idx = self._present.nonzero().flatten()
         self._means = m.means
         self._k_present = int(self._idx.numel())
@@ -350,6 +353,10 @@ class ResidualPass:
     def nc1_pinv(self, *, divide_by_K: bool = True) -> float:
         """Two-pass NC1 pinv; see :func:`nclab.metrics.nc1_pinv`."""
         self._require()
+        if self._single:
+            raise ValueError(
+                "a class has fewer than 2 samples; within-class variability is undefined for it"
+            )
         value = self._proj_sq / self.N
         return value / self._k_present if divide_by_K else value
 
