@@ -25,7 +25,7 @@ import numpy as np
 
 from ._checks import dufm_lambdas, integer, layer_lambdas, positive
 from ._minimise import minimise_on_halfline
-from .dufm import balanced_factorisation, dufm_loss, min_norm_map, ridge_last_layer
+from .dufm import dufm_loss, solution_from_means
 
 
 def _check(K, L, lam_H1, lam_W, n):
@@ -110,21 +110,13 @@ def dnc_solution(
         t = positive(t, "t", allow_zero=True)
         alphas = dnc_alphas(t, K, L, lam_H1, lam_W, n)
     means = [np.sqrt(a) * np.eye(d, K) for a in alphas]
-    W1, M1 = balanced_factorisation(means[0], lam_W[0], n * lam_H1, rows_B=d)
-    Ws = [W1] + [min_norm_map(means[i + 1], means[i]) for i in range(L - 2)]
-    Ws.append(ridge_last_layer(means[-1], lam_W[-1]))
-    H1, Y = np.repeat(M1, n, axis=1), np.repeat(np.eye(K), n, axis=1)
+    sol = solution_from_means(means, means, n, lam_H1, lam_W, d)
     if explicit:
-        loss = dufm_loss(H1, Ws, Y, (lam_H1, lam_W))["loss"]
+        loss = dufm_loss(sol["H1"], sol["Ws"], sol["Y"], (lam_H1, lam_W))["loss"]
     else:
         loss = dnc_loss_curve(t, K, L, lam_H1, lam_W, n)
     return {
-        "H1": H1,
-        "Ws": Ws,
-        "Y": Y,
-        "labels": np.repeat(np.arange(K), n),
-        "means": [M1] + means,
-        "pre_means": list(means),
+        **sol,
         "t": float(t),
         "alphas": [float(a) for a in alphas],
         "loss": loss,

@@ -151,3 +151,26 @@ def layer_ranks(H1, Ws, rtol: float = 1e-8) -> dict:
         "post": [numerical_rank(H, rtol) for H in out["post"]],
         "pre": [numerical_rank(H, rtol) for H in out["pre"]],
     }
+
+
+def solution_from_means(pre: list, post: list, n: int, lam_H1: float, lam_W, d: int) -> dict:
+    """Complete a DUFM solution from its class-mean matrices (P2 Defs 9-10, Lemmas 12-18).
+
+    ``pre[i]``/``post[i]``: the (d, K) class means before/after the activation of layer i + 2
+    (``post`` = ``pre`` where no ReLU acts). W_1 and M_1 are the balanced factorisation of
+    ``pre[0]`` (Lemma 18), the middle weights the minimum-norm maps ``pre[i+1] post[i]^+``, W_L the
+    ridge solution (Lemma 17), and ``H_1 = M_1 ⊗ 1_n^T``. Returns H1, Ws, Y, labels, means
+    (``[M_1] + post``) and pre_means.
+    """
+    K = pre[-1].shape[1]
+    W1, M1 = balanced_factorisation(pre[0], lam_W[0], n * lam_H1, rows_B=d)
+    Ws = [W1] + [min_norm_map(pre[i + 1], post[i]) for i in range(len(pre) - 1)]
+    Ws.append(ridge_last_layer(post[-1], lam_W[-1]))
+    return {
+        "H1": np.repeat(M1, n, axis=1),
+        "Ws": Ws,
+        "Y": np.repeat(np.eye(K), n, axis=1),
+        "labels": np.repeat(np.arange(K), n),
+        "means": [M1] + list(post),
+        "pre_means": list(pre),
+    }

@@ -37,7 +37,7 @@ import numpy as np
 
 from ._checks import dufm_lambdas, integer, layer_lambdas, positive
 from ._minimise import minimise_on_halfline
-from .dufm import balanced_factorisation, dufm_loss, min_norm_map, ridge_last_layer
+from .dufm import dufm_loss, solution_from_means
 from .graphs import last_layer_signs, triangular_graph
 
 
@@ -192,21 +192,13 @@ def srg_solution(
     normalised = signs / np.linalg.norm(signs, axis=1, keepdims=True)
     pre.append(np.sqrt(alphas[-1]) * np.eye(d, K) @ normalised)
     post = pre[:-1] + [np.maximum(pre[-1], 0.0)]
-    W1, M1 = balanced_factorisation(pre[0], lam_W[0], n * lam_H1, rows_B=d)
-    Ws = [W1] + [min_norm_map(pre[i + 1], post[i]) for i in range(L - 2)]
-    Ws.append(ridge_last_layer(post[-1], lam_W[-1]))
-    H1, Y = np.repeat(M1, n, axis=1), np.repeat(np.eye(K), n, axis=1)
+    sol = solution_from_means(pre, post, n, lam_H1, lam_W, d)
     if explicit:
-        loss = dufm_loss(H1, Ws, Y, (lam_H1, lam_W))["loss"]
+        loss = dufm_loss(sol["H1"], sol["Ws"], sol["Y"], (lam_H1, lam_W))["loss"]
     else:
         loss = srg_loss_curve(q, r, L, lam_H1, lam_W, n)
     return {
-        "H1": H1,
-        "Ws": Ws,
-        "Y": Y,
-        "labels": np.repeat(np.arange(K), n),
-        "means": [M1] + post,
-        "pre_means": pre,
+        **sol,
         "q": float(q),
         "alphas": [float(a) for a in alphas],
         "loss": loss,
