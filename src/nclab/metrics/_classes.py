@@ -76,7 +76,7 @@ def batch_moments(
     means = torch.zeros(K, D, **kw).index_add_(0, y, H).div_(counts.clamp_min(1.0).unsqueeze(1))
     resid = torch.index_select(means, 0, y, out=resid) if resid is not None else means[y]
     torch.sub(H, resid, out=resid)
-    sq_dev = torch.zeros(K, **kw).index_add_(0, y, torch.linalg.vecdot(resid, resid))
+    sq_dev = torch.zeros(K, **kw).index_add_(0, y, torch.linalg.vector_norm(resid, dim=1).square())
     norms = torch.linalg.vector_norm(H, dim=1, keepdim=True)
     norms[norms == 0] = 1.0  # zero features stay zero: they contribute cosine 0
     unit = H.div_(norms) if overwrite else H / norms
@@ -132,30 +132,38 @@ def default_rtol(shape, dtype: torch.dtype) -> float:
     return max(shape) * torch.finfo(dtype).eps
 
 
-def between_whitener(
+def between_basis(
     Mc: torch.Tensor, rtol: float | None, means: torch.Tensor | None = None
-) -> torch.Tensor:
-    """Matrix P (D, r) with ``P P^T = Sigma_B^+`` where ``Sigma_B = Mc^T Mc / K``.
+) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Orthonormal basis of the centred means' span for ``Sigma_B = Mc^T Mc / K``.
 
-    From the thin SVD ``Mc / sqrt(K) = U S V^T``: ``Sigma_B^+ = V S^-2 V^T``, so ``P = V S^-1``
-    restricted to the kept singular values. Costs O(K^2 D); no D x D matrix is formed.
+    From the thin SVD ``Mc / sqrt(K) = U S V^T``, ``Sigma_B^+ = V S^-2 V^T``. Returns ``(V, s, k)``:
+    the directions that are non-zero up to rounding (V (D, r), s (r,), descending) and the number
+    ``k <= r`` of leading ones kept for the pseudo-inverse. Costs O(K^2 D); no D x D matrix.
 
-    Kept: at most K-1 directions (the centred means sum to zero, so Sigma_B has rank <= K-1 in
-    exact arithmetic), with ``s_i > rtol * s_1`` (default ``max(K, D) * eps``) and, by default, above
-    the rounding level of the centring, ``max(K, D) * eps * max_c ||mu_c|| / sqrt(K)`` (``means``:
-    the uncentred means), so a large common offset cannot create spurious directions.
+    At most K-1 directions exist (the centred means sum to zero). Non-zero means above the
+    rounding level ``max(K, D) * eps * max(s_1, max_c ||mu_c|| / sqrt(K))`` (``means``: the
+    uncentred means), so a large common offset cannot create spurious directions; kept for the
+    pseudo-inverse: additionally ``s_i > rtol * s_1`` when ``rtol`` is given.
     """
     K = Mc.shape[0]
     _, s, Vh = torch.linalg.svd(Mc / K**0.5, full_matrices=False)
     nonzero_norm(float(s[0]), "the between-class scatter tr(Sigma_B)")
-    if rtol is None:
-        floor = default_rtol(Mc.shape, Mc.dtype) * float(s[0])
-        if means is not None:
-            floor = max(floor, default_rtol(Mc.shape, Mc.dtype) * float(means.norm(dim=1).max()) / K**0.5)
-    else:
-        floor = rtol * float(s[0])
-    keep = (s > floor) & (torch.arange(s.shape[0], device=s.device) < K - 1)
-    return Vh[keep].T / s[keep]
+    scale = float(s[0])
+    if means is not None:
+        scale = max(scale, float(means.norm(dim=1).max()) / K**0.5)
+    nonzero = (s > default_rtol(Mc.shape, Mc.dtype) * scale)[: K - 1]
+    r = int(nonzero.sum())
+    k = r if rtol is None else int((s[:r] > rtol * s[0]).sum())
+    return Vh[:r].T, s[:r], k
+
+
+def between_whitener(
+    Mc: torch.Tensor, rtol: float | None, means: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Matrix P (D, k) with ``P P^T = Sigma_B^+`` (``P = V S^-1``, see :func:`between_basis`)."""
+    V, s, k = between_basis(Mc, rtol, means)
+    return V[:, :k] / s[:k]
 
 
 def nc1_trace_from_moments(m: ClassMoments, global_mean: str = "sample") -> float:

@@ -27,6 +27,7 @@ import torch
 from ._classes import (
     ClassMoments,
     batch_moments,
+    between_basis,
     between_whitener,
     cdnv_from_moments,
     centered_means,
@@ -304,21 +305,30 @@ class ResidualPass:
         self._means = m.means
         self._k_present = int(self._idx.numel())
         self._shift = global_mean_of(m, self._present, "sample")
-        Mc = centered_means(m, self._present, stats.global_mean)
-        self._P = between_whitener(Mc, rtol, m.means[self._present])
         self._work = stats._work
-        self._scores = None  # (D, K + K_present): classifier rows and centred class means
+        Mc = centered_means(m, self._present, stats.global_mean)
+        V, s, self._k = between_basis(Mc, rtol, m.means[self._present])
+        # (r, D): all non-zero directions of P = V S^-1; the first k enter the pseudo-inverse.
+        # Row-major (r, D) makes R @ P^T ~10% faster than a (D, r) operand.
+        self._Pt = (V / s).T.contiguous()
+        self._W = None
         if W is not None:
-            W = stats._classifier(W)
-            bias = W @ self._shift  # logits of h = logits of (h - shift) + W shift (+ b)
+            # NCC without a (D, K) product: with r_i = h_i - mu_{y_i} and C = means - g,
+            # (h_i - g).(mu_c - g) = (V^T r_i).(V^T C_c) + C_{y_i}.C_c, because every C_c lies in
+            # span(V); and V^T r_i = s * (P^T r_i), which the pseudo-inverse needs anyway.
+            C = self._means[self._idx] - self._shift
+            self._ncc_proj = (C @ V).T * s.unsqueeze(1)  # (r, K_present)
+            self._ncc_gram = C @ C.T
+            self._c_sq = C.square().sum(1)
+            self._pos = torch.full((self.K,), -1, dtype=torch.long, device=self.device)
+            self._pos[self._idx] = torch.arange(self._idx.numel(), device=self.device)
+            self._W = stats._classifier(W)
+            self._bias = torch.zeros(self.K, dtype=torch.float64, device=self.device)
             if b is not None:
                 b = as_matrix(b, "b", dtype=torch.float64, ndim=1).to(self.device)
                 if b.shape[0] != self.K:
                     raise ValueError(f"b must have shape ({self.K},), got {tuple(b.shape)}")
-                bias = bias + b
-            C = self._means[self._idx] - self._shift
-            self._scores = torch.cat([W, C]).T.contiguous()
-            self._bias, self._c_sq = bias, C.square().sum(1)
+                self._bias = b
         self.N = 0
         self._proj_sq = 0.0
         self._agree = 0
@@ -329,12 +339,12 @@ class ResidualPass:
             raise ValueError("y_batch contains a class that was empty in the first pass")
         self.N += X.shape[0]
         torch.sub(X, torch.index_select(self._means, 0, y, out=R), out=R)
-        proj = R @ self._P
-        self._proj_sq += float(torch.linalg.vecdot(proj, proj).sum())
-        if self._scores is not None:
-            S = X.sub_(self._shift) @ self._scores
-            logits = S[:, : self.K] + self._bias
-            ncc = self._idx[(self._c_sq - 2.0 * S[:, self.K :]).argmin(1)]
+        proj = R @ self._Pt.T
+        self._proj_sq += float(proj[:, : self._k].square().sum())
+        if self._W is not None:
+            logits = torch.addmm(self._bias, X, self._W.T)
+            inner = proj @ self._ncc_proj + self._ncc_gram[self._pos[y]]
+            ncc = self._idx[(self._c_sq - 2.0 * inner).argmin(1)]
             self._agree += int((logits.argmax(1) == ncc).sum())
         return self
 
@@ -363,6 +373,6 @@ class ResidualPass:
     def nc4_ncc(self) -> float:
         """Agreement of the classifier with the nearest class centre; see :func:`nclab.metrics.nc4_ncc`."""
         self._require()
-        if self._scores is None:
+        if self._W is None:
             raise ValueError("nc4_ncc needs the classifier: call stats.second_pass(W)")
         return self._agree / self.N
