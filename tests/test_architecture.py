@@ -14,6 +14,9 @@ ALLOWED = {
     "data": set(),
     "models": set(),
     "train": {"data", "models", "metrics"},
+    "experiments": {"train", "theory", "data", "models", "metrics"},
+    "store": {"experiments", "metrics"},
+    "report": {"experiments", "store", "metrics", "theory"},
 }
 
 

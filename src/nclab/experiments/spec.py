@@ -1,0 +1,163 @@
+"""Declarative experiment definitions: what a paper figure trains, shows and claims.
+
+An :class:`Experiment` is data: a base training config (``nclab.train.TrainConfig``) or a
+theory-only computation, named scales (``smoke`` / ``cpu`` / ``paper``) that override it and set
+the grid of seeds x hyper-parameters, the figure's panels, and the paper's claims as predicates.
+
+Results flow as one long table (the store's schema, :data:`RECORD_COLUMNS`)::
+
+    experiment, scale, run_id, seed, params (JSON of the grid point), step, layer, metric, value
+
+Panels name metrics and layers of that table; claims are functions of a :class:`Results` view of
+it. Nothing here trains or plots: ``nclab.experiments.runner`` runs, ``nclab.report`` draws.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+RECORD_COLUMNS = ("experiment", "scale", "run_id", "seed", "params", "step", "layer", "metric", "value")
+SCALES = ("smoke", "cpu", "paper")
+PANEL_KINDS = ("curve", "vs_param", "spectrum", "gram", "projection", "histogram", "bar")
+AGGREGATES = ("mean_std", "min_max", "none")
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One panel of a paper figure, drawn from the long records.
+
+    kind: ``"curve"`` (metric vs step, one line per layer, band over runs), ``"vs_param"``
+    (final metric vs the grid key ``x``, one line per layer), ``"spectrum"`` (singular values at
+    the last step: metrics ``f"{metric}[i]"`` indexed by i), ``"gram"`` (a K x K matrix stored as
+    metrics ``f"{metric}[i,j]"``), ``"projection"`` (2-D points ``f"{metric}[i,0|1]"`` with the
+    class in ``f"{metric}_class[i]"``), ``"histogram"`` (values ``f"{metric}[i]"``), ``"bar"``.
+    reference: horizontal lines ``(label, value)`` (e.g. the SRG and DNC losses from theory).
+    """
+
+    title: str
+    kind: str
+    metric: str
+    layers: tuple[str, ...] | None = None
+    x: str = "step"
+    logx: bool = False
+    logy: bool = False
+    aggregate: str = "mean_std"
+    reference: tuple[tuple[str, float], ...] = ()
+
+    def __post_init__(self):
+        if self.kind not in PANEL_KINDS:
+            raise ValueError(f"Panel {self.title!r}: kind must be one of {PANEL_KINDS}, got {self.kind!r}")
+        if self.aggregate not in AGGREGATES:
+            raise ValueError(
+                f"Panel {self.title!r}: aggregate must be one of {AGGREGATES}, got {self.aggregate!r}"
+            )
+
+
+@dataclass(frozen=True)
+class ClaimOutcome:
+    """``status``: ``"PASS"``, ``"FAIL"`` or ``"NOT-RUN"`` (with ``reason``)."""
+
+    status: str
+    measured: str = ""
+    threshold: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A paper's claim as a predicate on the results; ``scales``: where it is meaningful."""
+
+    text: str
+    check: Callable[[Results], ClaimOutcome]
+    scales: tuple[str, ...] = ("cpu", "paper")
+    source: str = ""  # e.g. "002 §5, Fig 2"
+
+    def evaluate(self, results: Results) -> ClaimOutcome:
+        if results.scale not in self.scales:
+            return ClaimOutcome("NOT-RUN", reason=f"not meaningful at {results.scale!r} scale")
+        return self.check(results)
+
+
+@dataclass(frozen=True)
+class Scale:
+    """overrides: ``"a.b=value"`` strings applied to the base config; grid: key -> values (the
+    cartesian product, times ``seeds``, gives the runs)."""
+
+    overrides: tuple[str, ...] = ()
+    seeds: int = 1
+    grid: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+    est_cpu_minutes: float | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Experiment:
+    id: str
+    paper: str
+    figure: str
+    title: str
+    base: Any  # nclab.train.TrainConfig, or None for theory-only experiments (then ``compute``)
+    scales: Mapping[str, Scale]
+    panels: tuple[Panel, ...] = ()
+    claims: tuple[Claim, ...] = ()
+    compute: Callable[..., list[dict]] | None = None  # theory-only: returns long rows
+    description: str = ""
+    skipped: str = ""  # non-empty: no numerical content; the reason shown by `nclab list`
+
+    def __post_init__(self):
+        unknown = set(self.scales) - set(SCALES)
+        if unknown:
+            raise ValueError(f"experiment {self.id}: unknown scales {sorted(unknown)}; use {SCALES}")
+
+
+class Results:
+    """The long records of one experiment at one scale, with the queries claims need.
+
+    ``rows``: iterable of dicts with :data:`RECORD_COLUMNS` (``params`` a JSON string or dict).
+    """
+
+    def __init__(self, experiment: str, scale: str, rows):
+        self.experiment, self.scale = experiment, scale
+        self.rows = [dict(r, params=_params(r.get("params"))) for r in rows]
+
+    def runs(self) -> list[str]:
+        return sorted({r["run_id"] for r in self.rows})
+
+    def select(self, metric: str, layer: str | None = None, **params) -> list[dict]:
+        """Rows of one metric (and layer), restricted to grid points matching ``params``."""
+        return [
+            r
+            for r in self.rows
+            if r["metric"] == metric
+            and (layer is None or r["layer"] == layer)
+            and all(r["params"].get(k) == v for k, v in params.items())
+        ]
+
+    def final(self, metric: str, layer: str | None = None, **params) -> np.ndarray:
+        """The metric at each run's last recorded step (one value per run)."""
+        last: dict[str, tuple[int, float]] = {}
+        for r in self.select(metric, layer, **params):
+            if r["run_id"] not in last or r["step"] > last[r["run_id"]][0]:
+                last[r["run_id"]] = (r["step"], r["value"])
+        return np.array([v for _, v in last.values()], dtype=float)
+
+    def curve(self, metric: str, layer: str | None = None, **params) -> dict[str, tuple]:
+        """run_id -> (steps, values) sorted by step."""
+        out: dict[str, list] = {}
+        for r in self.select(metric, layer, **params):
+            out.setdefault(r["run_id"], []).append((r["step"], r["value"]))
+        return {k: tuple(np.array(c, dtype=float).T) for k, c in ((k, sorted(v)) for k, v in out.items())}
+
+    def param_values(self, key: str) -> list:
+        return sorted({r["params"][key] for r in self.rows if key in r["params"]})
+
+
+def _params(p) -> dict:
+    if p is None:
+        return {}
+    return json.loads(p) if isinstance(p, str) else dict(p)
