@@ -1,0 +1,299 @@
+"""The run store: one directory per run, atomic writes, DuckDB queries across all runs.
+
+See :mod:`nclab.store` for the on-disk layout and the life of a run.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pyarrow as pa
+
+from nclab.experiments.spec import RECORD_COLUMNS, SCALES, Results
+
+from .atomic import write_json, write_parquet
+from .ids import canonical_params, check_name, check_seed
+from .ids import run_id as make_run_id
+from .provenance import git_commit, nclab_version
+from .query import connect
+from .records import SCHEMA, rows_table
+
+CONFIG, METRICS, SUMMARY = "config.json", "metrics.parquet", "summary.json"
+TRAIN, CHECKPOINTS, FIGURES, REPORT = "train", "checkpoints", "figures", "_report"
+FINAL_STATUSES = ("finished", "failed")
+STATUSES = ("missing", "running", *FINAL_STATUSES)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _check_scale(scale) -> str:
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
+    return scale
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON: {err}") from None
+
+
+class Store:
+    """All runs under ``root``: ``root/<experiment>/<scale>/<run_id>/``.
+
+    ``root`` need not exist yet (it is created by the first :meth:`start_run`)."""
+
+    def __init__(self, root):
+        self.root = Path(root)
+        if self.root.exists() and not self.root.is_dir():
+            raise ValueError(f"store root {self.root} exists and is not a directory")
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.root)!r})"
+
+    # ---- paths -------------------------------------------------------------------------------
+    def run_dir(self, experiment: str, scale: str, run_id: str) -> Path:
+        """The directory of one run (whether or not it exists)."""
+        check_name(experiment, "experiment")
+        _check_scale(scale)
+        check_name(run_id, "run_id")
+        return self.root / experiment / scale / run_id
+
+    def report_dir(self, experiment: str, scale: str) -> Path:
+        """Where :func:`nclab.report.build_report` writes: ``root/<experiment>/<scale>/_report``
+        (run ids never start with ``_``, so it cannot clash with a run)."""
+        check_name(experiment, "experiment")
+        return self.root / experiment / _check_scale(scale) / REPORT
+
+    # ---- the life of a run -------------------------------------------------------------------
+    def start_run(
+        self,
+        experiment: str,
+        scale: str,
+        params: dict | None,
+        seed: int,
+        config: dict,
+        *,
+        run_id: str | None = None,
+        overwrite: bool = False,
+    ) -> RunHandle:
+        """Open the run of grid point ``params`` with ``seed``; write its ``config.json``.
+
+        ``config``: the fully resolved configuration as a JSON-able dict (e.g.
+        ``nclab.train.to_dict(cfg)``), stored under ``"config"`` next to the run's identity,
+        ``nclab_version``, ``git_commit`` and ``started``. ``run_id``: default
+        :func:`nclab.store.run_id` of ``(params, seed)``.
+
+        A run that exists but is not finished (crashed, failed) is reopened for a resume: its
+        summary and metrics are removed (write the full records again), ``train/`` (the
+        trainer's checkpoints) is kept. A finished run raises ``FileExistsError`` unless
+        ``overwrite=True``, which deletes it and starts afresh.
+        """
+        canon = canonical_params(params)
+        seed = check_seed(seed)
+        if not isinstance(config, dict):
+            raise ValueError(f"config must be a JSON-able dict, got {type(config).__name__}")
+        rid = make_run_id(params, seed) if run_id is None else run_id
+        path = self.run_dir(experiment, scale, rid)
+        status = self.status(experiment, scale, rid)
+        if status != "missing":
+            old = _read_json(path / CONFIG) if (path / CONFIG).is_file() else {}
+            if old and (old.get("seed") != seed or canonical_params(old.get("params")) != canon):
+                raise ValueError(
+                    f"{path} holds the run of seed={old.get('seed')!r}, "
+                    f"params={old.get('params')!r}, not seed={seed!r}, params={params!r}"
+                )
+        if status == "finished" and not overwrite:
+            raise FileExistsError(
+                f"run {experiment}/{scale}/{rid} is already finished ({path / SUMMARY}); "
+                "skip it (store.is_finished) or pass overwrite=True to run it again"
+            )
+        (path / SUMMARY).unlink(missing_ok=True)  # first: the run stops counting as finished
+        if status == "finished":
+            shutil.rmtree(path)
+        (path / METRICS).unlink(missing_ok=True)
+        path.mkdir(parents=True, exist_ok=True)
+        handle = RunHandle(self, experiment, scale, rid, seed, json.loads(canon), path)
+        write_json(
+            path / CONFIG,
+            {
+                **handle.identity(),
+                "config": config,
+                "nclab_version": nclab_version(),
+                "git_commit": git_commit(),
+                "started": _now(),
+            },
+        )
+        return handle
+
+    def status(self, experiment: str, scale: str, run_id: str) -> str:
+        """``"missing"`` (no config.json), ``"running"`` (started, no summary: in progress or
+        crashed), or the summary's ``"finished"`` / ``"failed"``."""
+        path = self.run_dir(experiment, scale, run_id)
+        if (path / SUMMARY).is_file():
+            status = _read_json(path / SUMMARY).get("status")
+            if status not in FINAL_STATUSES:
+                raise ValueError(f"{path / SUMMARY} has status {status!r}, not {FINAL_STATUSES}")
+            return status
+        return "running" if (path / CONFIG).is_file() else "missing"
+
+    def is_finished(self, experiment: str, scale: str, run_id: str) -> bool:
+        """Whether the run completed (skip it on resume); failed and crashed runs are not."""
+        return self.status(experiment, scale, run_id) == "finished"
+
+    # ---- queries -----------------------------------------------------------------------------
+    def connect(self):
+        """A DuckDB connection with the views ``metrics`` and ``runs`` (see :mod:`.query`)."""
+        return connect(self.root)
+
+    def query(self, sql: str, parameters=None) -> list[dict]:
+        """Run SQL against the ``metrics`` and ``runs`` views; rows as dicts.
+        ``parameters``: values for ``?`` placeholders."""
+        con = self.connect()
+        try:
+            cur = con.execute(sql, parameters or [])
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        finally:
+            con.close()
+
+    def runs(
+        self,
+        experiment: str | None = None,
+        scale: str | None = None,
+        status: str | None = None,
+        where: str | None = None,
+    ) -> list[dict]:
+        """Rows of the ``runs`` view (``params``, ``config``, ``summary`` decoded), sorted by
+        experiment, scale, run_id. ``where``: an extra SQL condition on its columns, e.g.
+        ``"git_commit IS NOT NULL"``."""
+        if status is not None and status not in STATUSES[1:]:
+            raise ValueError(f"status must be one of {STATUSES[1:]}, got {status!r}")
+        conds, args = [], []
+        for col, value in (("experiment", experiment), ("scale", scale), ("status", status)):
+            if value is not None:
+                conds.append(f"{col} = ?")
+                args.append(value)
+        if where:
+            conds.append(f"({where})")
+        sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(conds) if conds else "")
+        rows = self.query(sql + " ORDER BY experiment, scale, run_id", args)
+        for row in rows:
+            for key in ("params", "config", "summary"):
+                if row[key] is not None:
+                    row[key] = json.loads(row[key])
+        return rows
+
+    def results(self, experiment: str, scale: str) -> Results:
+        """The records of the finished runs of one experiment at one scale (possibly none)."""
+        check_name(experiment, "experiment")
+        _check_scale(scale)
+        con = self.connect()
+        try:
+            cols = con.execute(
+                f"""SELECT {", ".join("m." + c for c in RECORD_COLUMNS)}
+                FROM metrics m JOIN runs r USING (experiment, scale, run_id)
+                WHERE r.status = 'finished' AND m.experiment = ? AND m.scale = ?
+                ORDER BY m.run_id, m.step, m.layer, m.metric""",
+                [experiment, scale],
+            ).fetchnumpy()
+        finally:
+            con.close()
+        decoded = {p: json.loads(p) for p in set(cols["params"].tolist())}
+        n = len(cols["run_id"])
+        lists = {k: cols[k].tolist() for k in RECORD_COLUMNS}
+        lists["params"] = [decoded[p] for p in lists["params"]]
+        rows = [{k: lists[k][i] for k in RECORD_COLUMNS} for i in range(n)]
+        return Results(experiment, scale, rows)
+
+
+@dataclass
+class RunHandle:
+    """An open run: write its metrics, then :meth:`finish` it.
+
+    ``dir``: the run directory; ``train_dir``: pass it as the trainer's ``out_dir`` (it keeps
+    its own ``config.json``, checked on resume, and ``checkpoints/``); ``figures_dir``: per-run
+    figures. Used as a context manager, an exception marks the run ``failed`` (and propagates).
+    """
+
+    store: Store
+    experiment: str
+    scale: str
+    run_id: str
+    seed: int
+    params: dict
+    dir: Path
+    _tables: list[pa.Table] = field(default_factory=list, repr=False)
+    _closed: bool = field(default=False, repr=False)
+
+    @property
+    def train_dir(self) -> Path:
+        return self.dir / TRAIN
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.train_dir / CHECKPOINTS
+
+    @property
+    def figures_dir(self) -> Path:
+        path = self.dir / FIGURES
+        path.mkdir(exist_ok=True)
+        return path
+
+    def identity(self) -> dict:
+        return {
+            "experiment": self.experiment, "scale": self.scale, "run_id": self.run_id,
+            "seed": self.seed, "params": self.params,
+        }
+
+    def write_metrics(self, rows) -> int:
+        """Add long rows (``step, layer, metric, value``; the run's identity columns are filled
+        in) and atomically rewrite ``metrics.parquet`` with all rows so far; returns that count.
+        """
+        self._check_open()
+        ident = {**self.identity(), "params": canonical_params(self.params)}
+        self._tables.append(rows_table(rows, ident))
+        table = pa.concat_tables(self._tables)
+        write_parquet(self.dir / METRICS, table)
+        return table.num_rows
+
+    def finish(self, summary: dict | None = None, status: str = "finished") -> Path:
+        """Mark the run done by writing ``summary.json`` last (after the metrics).
+
+        ``summary``: JSON-able dict (final losses, divergence, timings...; non-finite floats
+        are written as ``"nan"``/``"inf"``). ``status``: ``"finished"`` or ``"failed"``."""
+        self._check_open()
+        if status not in FINAL_STATUSES:
+            raise ValueError(f"status must be one of {FINAL_STATUSES}, got {status!r}")
+        if summary is not None and not isinstance(summary, dict):
+            raise ValueError(f"summary must be a dict, got {type(summary).__name__}")
+        if not self._tables:
+            write_parquet(self.dir / METRICS, SCHEMA.empty_table())
+        path = write_json(
+            self.dir / SUMMARY,
+            {**self.identity(), "status": status, "finished": _now(), "summary": summary or {}},
+        )
+        self._closed = True
+        return path
+
+    def fail(self, reason: str) -> Path:
+        """Mark the run failed (it will be run again on resume); ``reason`` goes in the summary."""
+        return self.finish({"error": str(reason)}, status="failed")
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError(f"run {self.experiment}/{self.scale}/{self.run_id} is already closed")
+
+    def __enter__(self) -> RunHandle:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc is not None and isinstance(exc, Exception) and not self._closed:
+            self.fail(f"{exc_type.__name__}: {exc}")
