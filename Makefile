@@ -39,6 +39,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	OMP_NUM_THREADS=2 $(PY) benchmarks/bench_metrics.py
+	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_train.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,80 @@
+"""Training with explicit, logged objectives: ``nclab.train.run(config) -> RunResult``.
+
+- :mod:`.config` -- typed, validated frozen dataclasses (:class:`TrainConfig` and its sections);
+  :func:`apply_overrides` parses ``"section.field=value"`` strings against the field types.
+- :mod:`.build` -- :func:`build_data`, :func:`build_model` from a config.
+- :mod:`.losses` -- fit presets (Part D #13) and the :class:`Objective` with its decomposition.
+- :mod:`.regularization` -- parameter-group penalties ``factor·λ·||θ||^2`` (standard, per layer,
+  DUFM, DUFM-like, first layer ×δ, ρ only), feature and activation penalties.
+- :mod:`.optim` -- SGD/GD (momentum), Adam; constant, step (×0.1 at 80 %) and cosine schedules.
+- :mod:`.batches` -- full batch, shuffled and class-balanced mini-batches with resumable state.
+- :mod:`.probe` -- per-layer metrics, loss parts, accuracy at log-spaced steps (long rows).
+- :mod:`.checkpoint` -- atomic safetensors + ``weights_only`` checkpoints.
+- :mod:`.loop` -- :func:`run` and :class:`RunResult`.
+"""
+
+from .batches import ClassBalancedBatches, FullBatch, ShuffledBatches, TrainSet, make_sampler
+from .build import DataSplits, build_data, build_model
+from .checkpoint import CheckpointError, latest_checkpoint, load_state, load_weights
+from .config import (
+    CheckpointConfig,
+    ConfigError,
+    DataConfig,
+    LossConfig,
+    ModelConfig,
+    OptimConfig,
+    ProbeConfig,
+    RegConfig,
+    ScheduleConfig,
+    TrainConfig,
+    from_dict,
+    to_dict,
+)
+from .divergence import Diverged
+from .loop import RunResult, run
+from .losses import FIT_SCALES, Objective, fit_scale, make_targets
+from .optim import lr_at, make_optimizer
+from .overrides import apply_overrides
+from .probe import Probe, probe_steps
+from .regularization import Regularizer, build_regularizer
+
+__all__ = [
+    "FIT_SCALES",
+    "CheckpointConfig",
+    "CheckpointError",
+    "ClassBalancedBatches",
+    "ConfigError",
+    "DataConfig",
+    "DataSplits",
+    "Diverged",
+    "FullBatch",
+    "LossConfig",
+    "ModelConfig",
+    "Objective",
+    "OptimConfig",
+    "Probe",
+    "ProbeConfig",
+    "RegConfig",
+    "Regularizer",
+    "RunResult",
+    "ScheduleConfig",
+    "ShuffledBatches",
+    "TrainConfig",
+    "TrainSet",
+    "apply_overrides",
+    "build_data",
+    "build_model",
+    "build_regularizer",
+    "fit_scale",
+    "from_dict",
+    "latest_checkpoint",
+    "load_state",
+    "load_weights",
+    "lr_at",
+    "make_optimizer",
+    "make_sampler",
+    "make_targets",
+    "probe_steps",
+    "run",
+    "to_dict",
+]

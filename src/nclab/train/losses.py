@@ -1,0 +1,165 @@
+r"""The training objective ``C(θ) = fit + Σ regularisers``, with its decomposition.
+
+Fit presets (experiments.md Part D #13; the preset is recorded with every run):
+
+=============== ================================== ==========================================
+preset          fit on the full training set        source
+=============== ================================== ==========================================
+p0_theory       ½ ||Z_L − Y||_F^2 (sum)              Jacot et al. §4, C_λ(θ)
+torch_mse       ||Z_L − Y||_F^2 / (N K)              ``MSELoss(reduction="mean")``
+p2_dufm         ||Z_L − Y||_F^2 / (2N)               Súkeník et al. eq. (1)
+p3              ||Z_L − Y||_F^2 / N (centred/±1 Y)   Xu et al. eq. (1), §5.2
+p1_eq3          (1/N) Σ_i ||f(x_i) − y_i||^2          Zangrando et al. eq. (3)
+cross_entropy   (1/N) Σ_i CE(f(x_i), y_i)             --
+=============== ================================== ==========================================
+
+On a mini-batch of B samples every data term is scaled by N/B, so the batch objective is an
+unbiased estimate of the full one (for the feature penalty this is Part D #30's
+``(N λ_{H1} / (2B)) Σ_{i∈batch} ||h_i||^2``).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from nclab.data import encode_targets
+from nclab.models import DUFM, ResNet20
+
+from .config import LOSS_PRESETS, LossConfig
+from .regularization import Regularizer, features_entry
+
+FIT_SCALES = {
+    "p0_theory": lambda N, K: 0.5,
+    "torch_mse": lambda N, K: 1.0 / (N * K),
+    "p2_dufm": lambda N, K: 1.0 / (2 * N),
+    "p3": lambda N, K: 1.0 / N,
+    "p1_eq3": lambda N, K: 1.0 / N,
+    "cross_entropy": lambda N, K: 1.0 / N,
+}
+
+
+def fit_scale(preset: str, N: int, K: int) -> float:
+    """The coefficient c of ``fit = c · Σ_i ℓ_i`` on the full set of N samples (K outputs)."""
+    return FIT_SCALES[preset](N, K)
+
+
+def describe(preset: str) -> str:
+    """One line stating the preset's fit term."""
+    return f"{preset}: {LOSS_PRESETS[preset][1]}"
+
+
+def make_targets(y: torch.Tensor, K: int, cfg: LossConfig, dtype) -> torch.Tensor:
+    """Regression targets (N, K) or (N, 1) for ±1 labels, times ``target_scale``; for
+    cross-entropy the integer labels themselves."""
+    kind = cfg.target_kind
+    if kind is None:
+        return y
+    T = encode_targets(y, K, kind, dtype=dtype).to(y.device) * cfg.target_scale
+    return T.reshape(-1, 1) if kind == "signed" else T
+
+
+def fit_sum(out: torch.Tensor, targets: torch.Tensor, kind: str) -> torch.Tensor:
+    """``Σ_i ℓ_i`` over the batch: squared error or cross-entropy."""
+    if kind == "ce":
+        return F.cross_entropy(out, targets, reduction="sum")
+    return F.mse_loss(out, targets, reduction="sum")
+
+
+def predictions(out: torch.Tensor) -> torch.Tensor:
+    """Predicted classes: argmax, or the sign for a scalar output (class 1 when positive)."""
+    if out.shape[1] == 1:
+        return (out[:, 0] > 0).long()
+    return out.argmax(1)
+
+
+class Objective:
+    """``C(θ) = c_fit Σ_i ℓ_i + Σ_groups c ||θ_g||^2 + c_H Σ_i ||h_i||^2 + c_Z Σ_l ||Z^l||^2``.
+
+    Calling it on a batch returns the scalar loss that is differentiated (the hot path: one
+    forward pass, no Python containers). :meth:`sums` and :meth:`parts` give the decomposition
+    on the full set, accumulated over chunks, for probes. ``N``: training-set size; ``K``: number
+    of outputs (target columns; ``torch_mse`` divides by N·K).
+    """
+
+    def __init__(self, model: nn.Module, loss: LossConfig, reg: Regularizer, N: int, K: int):
+        self.model, self.reg, self.N, self.K = model, reg, N, K
+        self.preset, self.kind = loss.preset, loss.kind
+        self.fit_per_sample = fit_scale(loss.preset, N, K) * N  # batch fit = this / B · Σ ℓ_i
+        self.feature_coef, self.activation_coef = reg.feature_coef, reg.activation_coef
+        plain_features = isinstance(model, (DUFM, ResNet20))
+        if self.activation_coef > 0 or (self.feature_coef > 0 and not plain_features):
+            self._forward = self._forward_layers
+        elif self.feature_coef > 0 and isinstance(model, DUFM):
+            self._forward = self._forward_dufm_features
+        elif self.feature_coef > 0:
+            self._forward = self._forward_resnet_features
+        else:
+            self._forward = None
+
+    # ---- hot path -------------------------------------------------------------------------
+    def __call__(self, inputs, targets: torch.Tensor) -> torch.Tensor:
+        """The loss on a batch (``inputs``: data rows, or sample indices / None for the DUFM)."""
+        B = targets.shape[0]
+        if self._forward is None:
+            loss = fit_sum(self.model(inputs), targets, self.kind) * (self.fit_per_sample / B)
+        else:
+            out, extra = self._forward(inputs)
+            loss = fit_sum(out, targets, self.kind) * (self.fit_per_sample / B)
+            loss = loss + extra * (self.N / B)
+        penalty = self.reg.penalty()
+        return loss if penalty is None else loss + penalty
+
+    def _forward_dufm_features(self, index):
+        h = self.model.H1 if index is None else self.model.H1[:, index]
+        return self.model(index), self.feature_coef * h.square().sum()
+
+    def _forward_resnet_features(self, x):
+        h = self.model.features(x)
+        return self.model.head(h), self.feature_coef * h.square().sum()
+
+    def _forward_layers(self, inputs):
+        outs = layer_outputs(self.model, inputs)
+        extra = self._extra_sums(outs)
+        return outs[-1].post, self.feature_coef * extra["features"] + \
+            self.activation_coef * extra["activations"]
+
+    def _extra_sums(self, outs) -> dict[str, torch.Tensor]:
+        zero = outs[-1].post.new_zeros(())
+        feats = zero
+        if self.feature_coef > 0:
+            feats = outs[features_entry(outs)].post.square().sum()
+        acts = zero
+        if self.activation_coef > 0:
+            acts = sum((o.post.square().sum() for o in outs if o.has_weight), zero)
+        return {"features": feats, "activations": acts}
+
+    # ---- decomposition --------------------------------------------------------------------
+    def sums(self, outs, targets: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Additive per-chunk sums (``fit``, ``features``, ``activations``) from the
+        ``layer_outputs`` of a chunk."""
+        return {"fit": fit_sum(outs[-1].post, targets, self.kind), **self._extra_sums(outs)}
+
+    def fit_of(self, total: float, n: int) -> float:
+        """The preset's fit on a set of ``n`` samples whose ``Σ_i ℓ_i`` is ``total``."""
+        return fit_scale(self.preset, n, self.K) * float(total)
+
+    def parts(self, sums: dict[str, float]) -> dict[str, float]:
+        """``loss`` = ``fit`` + ``reg``, ``reg`` = Σ ``reg/<term>``, from the full-set sums."""
+        parts = {"fit": self.fit_of(sums["fit"], self.N)}
+        reg = dict(self.reg.parts())
+        if self.feature_coef > 0:
+            reg["reg/features"] = self.feature_coef * float(sums["features"])
+        if self.activation_coef > 0:
+            reg["reg/activations"] = self.activation_coef * float(sums["activations"])
+        parts["reg"] = sum(reg.values(), 0.0)
+        parts["loss"] = parts["fit"] + parts["reg"]
+        return {**parts, **reg}
+
+
+def layer_outputs(model: nn.Module, inputs, conv_features: str = "flatten"):
+    """``model.layer_outputs`` for data rows, or for sample indices (None: all) of a DUFM."""
+    if isinstance(model, DUFM):
+        return model.layer_outputs(index=inputs, conv_features=conv_features)
+    return model.layer_outputs(inputs, conv_features=conv_features)
