@@ -17,6 +17,7 @@ ALLOWED = {
     "experiments": {"train", "theory", "data", "models", "metrics"},
     "store": {"experiments", "metrics"},
     "report": {"experiments", "store", "metrics", "theory"},
+    "sweep": {"experiments", "store", "train", "data", "models", "metrics", "theory"},
 }
 
 

@@ -1,79 +1,154 @@
-"""``make demo``: NC metrics on a synthetic collapsed network vs a random one, in-memory and streamed.
+"""``make demo`` / ``nclab demo``: three paper figures at the ``cpu`` scale in a few minutes.
 
-Later issues turn this into the main job (training the papers' setups); for now it shows the
-metrics library end to end on data that needs no files.
+- ``sukenik2024-fig2-top``: a 4-layer DUFM with K = 10 trained by gradient descent ends below
+  the loss of deep neural collapse (L_DNC) and near the strongly-regular-graph solution
+  (L_SRG), with low-rank intermediate class means (Súkeník et al. 2024, Fig 2 top);
+- ``sukenik2024-fig3-left``: L_SRG / L_DNC for K = C(r, 2) classes from the closed forms;
+- ``jacot2025-fig4``: a 9-layer MLP (digits stand-in for MNIST) with a 4-layer linear head:
+  NC1 falls in every layer, NC2 improves layer by layer through the linear head, the linear
+  layers balance (Jacot et al. 2025, Fig 4).
+
+Prints a table per experiment, the paper's claims with PASS / FAIL, and the reports' paths.
 """
 
 from __future__ import annotations
 
+import html
+import math
+import os
 import time
+from pathlib import Path
 
-import torch
+import numpy as np
+from rich.console import Console
+from rich.table import Table
 
-from nclab.metrics import ClassStats, layer_report, nc2_cond
+DEMO = (("sukenik2024-fig2-top", "cpu"), ("sukenik2024-fig3-left", "cpu"),
+        ("jacot2025-fig4", "cpu"))
 
 
-def synthetic_layers(K: int, n: int, D: int, noise: float, seed: int = 0):
-    """Features of a 3-layer bias-free head: collapsed (``noise`` small) or random (``noise`` large).
+def _mean(results, metric, layer):
+    v = results.final(metric, layer)
+    return (float(np.mean(v)), float(np.std(v))) if v.size else (math.nan, math.nan)
 
-    Class means are orthogonal with equal norms (the bias-free collapse target); each layer is a
-    fixed rotation of the previous one, with the classifier rows equal to the last class means.
-    """
-    g = torch.Generator().manual_seed(seed)
-    y = torch.arange(K).repeat_interleave(n)
-    Q, _ = torch.linalg.qr(torch.randn(D, D, generator=g, dtype=torch.float64))
-    M = Q[:K] * 3.0
-    H = M[y] + noise * torch.randn(K * n, D, generator=g, dtype=torch.float64)
-    feats, weights = {}, {}
-    for layer in range(3):
-        R, _ = torch.linalg.qr(torch.randn(D, D, generator=g, dtype=torch.float64))
-        H, M = H @ R.T, M @ R.T
-        weights[f"W{layer + 1}"] = R
-        feats[f"layer{layer + 1}"] = H
-    weights["W_out"] = M / M.norm(dim=1, keepdim=True)
-    return feats, y, weights
+
+def _pm(pair, digits=4) -> str:
+    m, s = pair
+    if not math.isfinite(m):
+        return ""
+    return f"{m:.{digits}g} ± {s:.1g}" if s > 0 else f"{m:.{digits}g}"
+
+
+def _dufm_tables(console, results) -> None:
+    loss = _mean(results, "loss", "model")
+    dnc = _mean(results, "ref/dnc_loss", "model")
+    srg = _mean(results, "ref/srg_loss", "model")
+    t = Table(title=f"4-DUFM, K = 10 ({len(results.runs())} runs): final loss vs theory",
+              title_justify="left")
+    for c in ("final loss", "L_SRG (theory)", "L_DNC (theory)", "loss / L_DNC"):
+        t.add_column(c, justify="right")
+    t.add_row(_pm(loss), f"{srg[0]:.4f}", f"{dnc[0]:.4f}", f"{loss[0] / dnc[0]:.3f}")
+    console.print(t)
+    t = Table(title="per layer (H~l / Hl: pre / post-activation; mean ± std over runs)",
+              title_justify="left")
+    for c in ("layer", "class-mean rank", "NC1 (pinv)", "NC2 κ (non-zero s.v.)", "negativity"):
+        t.add_column(c, justify="right")
+    for layer in ("H1", "H~2", "H2", "H~3", "H3", "H~4", "H4"):
+        t.add_row(layer, _pm(_mean(results, "means_rank", layer), 3),
+                  _pm(_mean(results, "nc1_pinv", layer), 3),
+                  _pm(_mean(results, "nc2_cond", layer), 3),
+                  _pm(_mean(results, "negativity", layer), 3))
+    console.print(t)
+
+
+def _ratio_table(console, results) -> None:
+    rs, Ls = results.param_values("r"), results.param_values("L")
+    t = Table(title="L_SRG / L_DNC (closed forms, λ = 1e-3, n = 1; < 1: SRG beats DNC)",
+              title_justify="left")
+    t.add_column("L \\ r")
+    for r in rs:
+        t.add_column(f"{r} (K={r * (r - 1) // 2})", justify="right")
+    for L in Ls:
+        t.add_row(str(L), *[f"{results.final('ratio', 'model', r=r, L=L).mean():.4f}"
+                            for r in rs])
+    console.print(t)
+
+
+def _mlp_tables(console, results) -> None:
+    t = Table(title=f"9-layer MLP on digits ({len(results.runs())} runs): per layer of the head "
+                    "(Z0 = backbone output, Z~l / Zl = pre / post, Z4..Z8 linear)",
+              title_justify="left")
+    for c in ("layer", "NC1 tr(Σ_W)/tr(Σ_B)", "NC2 κ", "rank", "balancedness (W_l, W_l+1)",
+              "negativity"):
+        t.add_column(c, justify="right")
+    for i in range(0, 8):
+        layer = f"Z{i}"
+        bal = _pm(_mean(results, "w_balancedness", f"W{i}"), 3) if i >= 1 else ""
+        neg = _pm(_mean(results, "negativity", f"Z~{i}"), 3) if 1 <= i <= 3 else ""
+        t.add_row(layer, _pm(_mean(results, "nc1_trace", layer), 3),
+                  _pm(_mean(results, "nc2_cond", layer), 3),
+                  _pm(_mean(results, "means_rank", layer), 3), bal, neg)
+    acc = _mean(results, "accuracy", "model")
+    console.print(t)
+    console.print(f"training accuracy {_pm(acc, 4)}; final loss "
+                  f"{_pm(_mean(results, 'loss', 'model'))}")
+
+
+def _index(root: Path, reports: list[tuple[str, Path]]) -> Path:
+    items = "\n".join(
+        f'<li><a href="{html.escape(os.path.relpath(p, root))}">{html.escape(name)}</a></li>'
+        for name, p in reports)
+    path = root / "demo.html"
+    path.write_text(f"<!doctype html><meta charset='utf-8'><title>nclab demo</title>"
+                    f"<h1>nclab demo reports</h1><ul>{items}</ul>\n")
+    return path
+
+
+def run_demo(root="runs", jobs: int | None = None, console: Console | None = None) -> int:
+    """Run the demo experiments into the store at ``root``; returns an exit code."""
+    from nclab.cli import RichProgress, _build_report, _print_claims
+    from nclab.experiments.registry import get
+    from nclab.experiments.runner import evaluate, run_experiments
+    from nclab.store import Store
+
+    console = console or Console(highlight=False)
+    jobs = jobs or min(2, os.cpu_count() or 1)
+    store = Store(root)
+    t0 = time.perf_counter()
+    console.print(f"[bold]nclab demo[/bold]: {', '.join(e for e, _ in DEMO)} at the cpu scale, "
+                  f"{jobs} job(s), store {store.root}")
+    reports, failed = [], False
+    exps = [(get(exp_id), scale) for exp_id, scale in DEMO]
+    outcomes = run_experiments(exps, store, jobs=jobs,
+                               progress=RichProgress(console, "nclab demo"))
+    interrupted = any(o.interrupted for o in outcomes)
+    for (exp, scale), outcome in zip(exps, outcomes, strict=True):
+        if interrupted:
+            break
+        failed |= bool(outcome.failed)
+        results = store.results(exp.id, scale)
+        console.print()
+        if exp.id == "sukenik2024-fig2-top":
+            _dufm_tables(console, results)
+        elif exp.id == "sukenik2024-fig3-left":
+            _ratio_table(console, results)
+        else:
+            _mlp_tables(console, results)
+        _print_claims(console, exp, evaluate(exp, results))
+        reports.append((exp.id, _build_report(store, exp, scale)))
+    if interrupted:
+        console.print("[yellow]interrupted[/yellow]: run the demo again to resume")
+        return 130
+    index = _index(store.root, reports)
+    console.print(f"\ndemo finished in {time.perf_counter() - t0:.0f} s")
+    for name, path in reports:
+        console.print(f"report {name}: {path}")
+    console.print(f"all reports: {index}")
+    return 1 if failed else 0
 
 
 def main() -> None:
-    torch.manual_seed(0)
-    K, n, D = 10, 50, 32
-    for title, noise in (("near-collapsed features (noise 1e-3)", 1e-3), ("random features", 10.0)):
-        feats, y, weights = synthetic_layers(K, n, D, noise)
-        report = layer_report(feats, y, weights)
-        print(f"\n=== {title}: N={K * n}, D={D}, K={K} ===")
-        cols = ("nc1_trace", "nc1_pinv", "nc2_cond", "nc2_equiangularity", "nc3_cos", "nc4_ncc",
-                "means_rank", "w_balancedness")
-        print(f"{'layer':<8}" + "".join(f"{c:>20}" for c in cols))
-        for row in report.rows:
-            print(f"{row['layer']:<8}" + "".join(
-                f"{row[c]:>20.4g}" if c in row else f"{'':>20}" for c in cols))
-    print("\nUnder collapse: NC1 -> 0, kappa -> 1, NC3 cosine -> 1, NC4 agreement -> 1; the random"
-          "\nfeatures have NC1 >> 1. The orthogonal weights are balanced pairs (balancedness 0).")
-
-    # The same metrics streamed in mini-batches (for feature sets that do not fit in memory).
-    feats, y, weights = synthetic_layers(K, 2000, 256, 1.0, seed=1)
-    H, W = feats["layer3"] + 1e4, weights["W_out"]  # a large common offset costs no accuracy
-    perm = torch.randperm(H.shape[0])
-    t = time.perf_counter()
-    stats = ClassStats(K)
-    for idx in perm.split(1024):
-        stats.update(H[idx], y[idx])
-    second = stats.second_pass(W)
-    for idx in perm.split(1024):
-        second.update(H[idx], y[idx])
-    dt = time.perf_counter() - t
-    full = layer_report({"layer3": H}, y, classifier=W).rows[0]
-    print(f"\nStreaming {H.shape[0]} x {H.shape[1]} features (offset +1e4) in batches of 1024 "
-          f"({dt * 1e3:.0f} ms):")
-    pairs = (("nc1_trace", stats.nc1_trace(), full["nc1_trace"]),
-             ("nc1_pinv", second.nc1_pinv(), full["nc1_pinv"]),
-             ("cdnv", stats.cdnv(), full["cdnv"]),
-             ("nc2_cond centred", stats.nc2_cond(centered=True), nc2_cond(H, y, centered=True)),
-             ("nc4_ncc", second.nc4_ncc(), full["nc4_ncc"]))
-    for name, streamed, exact in pairs:
-        rel = abs(streamed - exact) / abs(exact)
-        print(f"  {name:<17} streamed {streamed:<18.12g} in-memory {exact:<18.12g} "
-              f"rel. diff {rel:.1e}")
+    raise SystemExit(run_demo(os.environ.get("NCLAB_RUNS") or "runs"))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,72 @@
+"""The papers' figures as data: experiment definitions, their registry and the runner.
+
+- :mod:`.spec` -- :class:`Experiment`, :class:`Scale`, :class:`Panel`, :class:`Claim`,
+  :class:`Measure`, :class:`Results` (the long-records view claims are evaluated on).
+- :mod:`.registry` -- :func:`get` an experiment by id (``sukenik2024-fig2-top``), :func:`ids`,
+  :func:`all_experiments`; one module per paper: :mod:`.jacot2025`, :mod:`.zangrando2024`,
+  :mod:`.sukenik2024`, :mod:`.xu2023`.
+- :mod:`.runner` -- :func:`plan` (grid x seeds -> resolved configs), :func:`run_experiment`
+  (train or compute every run into a store, skip finished runs, resume unfinished ones).
+- :mod:`.measures`, :mod:`.checks`, :mod:`.common` -- shared measures (spectra, Gram
+  matrices, theory references...), claim predicates and config / panel helpers.
+
+Example (a store from :mod:`nclab.store`)::
+
+    from nclab.experiments import get, run_experiment
+    from nclab.store import Store
+
+    exp = get("sukenik2024-fig2-top")
+    outcome = run_experiment(exp, Store("runs"), "smoke")
+
+``jobs > 1`` starts worker processes with the ``spawn`` method: call it from a script under
+``if __name__ == "__main__":``.
+"""
+
+from importlib import import_module
+
+from .spec import (
+    RECORD_COLUMNS,
+    SCALES,
+    Claim,
+    ClaimOutcome,
+    Experiment,
+    Measure,
+    Panel,
+    Results,
+    Scale,
+)
+
+# the registry and the runner import torch: load them on first use, so that ``nclab.store`` and
+# ``nclab.report`` (which import .spec) stay light
+_LAZY = {
+    "all_experiments": "registry", "get": "registry", "ids": "registry", "leaves": "registry",
+    "PlanError": "runner", "plan": "runner", "run_experiment": "runner",
+    "run_experiments": "runner",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "RECORD_COLUMNS",
+    "SCALES",
+    "Claim",
+    "ClaimOutcome",
+    "Experiment",
+    "Measure",
+    "Panel",
+    "PlanError",
+    "Results",
+    "Scale",
+    "all_experiments",
+    "get",
+    "ids",
+    "leaves",
+    "plan",
+    "run_experiment",
+    "run_experiments",
+]

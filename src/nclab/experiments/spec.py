@@ -10,6 +10,12 @@ Results flow as one long table (the store's schema, :data:`RECORD_COLUMNS`)::
 
 Panels name metrics and layers of that table; claims are functions of a :class:`Results` view of
 it. Nothing here trains or plots: ``nclab.experiments.runner`` runs, ``nclab.report`` draws.
+
+Beyond the probe's per-layer metrics, an experiment lists :class:`Measure` s (spectra, Gram
+matrices, projections, margins, theory references computed by the runner from the model at
+chosen fractions of the run), ``derive`` (overrides computed from a grid point, for grid keys
+that are not config keys, e.g. the depth of the linear head) and ``parts`` (a figure whose rows
+or panels are separate experiments, e.g. a DUFM row and a ResNet row).
 """
 
 from __future__ import annotations
@@ -96,6 +102,28 @@ class Scale:
 
 
 @dataclass(frozen=True)
+class Measure:
+    """A quantity the runner computes from the model at fractions ``at`` of a run's steps
+    (``1.0`` = the end; e.g. singular values of the class means, Gram matrices, 2-D projections,
+    per-sample margins, theory reference losses for the run's own hyper-parameters).
+
+    ``fn(ctx)`` returns long rows ``{"layer", "metric", "value"}`` (the runner adds the step);
+    ``ctx`` is a :class:`nclab.experiments.measures.Context` (model, config, data, step, grid
+    point). ``tag_step``: append ``@<step>`` to the layer names, so that snapshots taken at
+    several steps are drawn side by side by panels that show each run's last step.
+    """
+
+    name: str
+    fn: Callable[[Any], Any]
+    at: tuple[float, ...] = (1.0,)
+    tag_step: bool = False
+
+    def __post_init__(self):
+        if not self.at or any(not 0.0 <= a <= 1.0 for a in self.at):
+            raise ValueError(f"Measure {self.name!r}: at must be fractions in [0, 1], got {self.at}")
+
+
+@dataclass(frozen=True)
 class Experiment:
     id: str
     paper: str
@@ -108,11 +136,49 @@ class Experiment:
     compute: Callable[..., list[dict]] | None = None  # theory-only: returns long rows
     description: str = ""
     skipped: str = ""  # non-empty: no numerical content; the reason shown by `nclab list`
+    # (grid point, config with the scale's overrides) -> extra "a.b=value" overrides, for grid
+    # keys that are not config keys (e.g. the depth of the linear head)
+    derive: Callable[[Mapping[str, Any], Any], Sequence[str]] | None = None
+    measures: tuple[Measure, ...] = ()
+    parts: tuple[Experiment, ...] = ()  # a figure made of separately run experiments
+    # config -> {probe layer name: the paper's name}, applied to every record and seen by the
+    # measures, so that panels and claims use one set of names at every scale (e.g. "H~2" for
+    # the first head layer's pre-activation of a DUFM, a ResNet head and an MLP head alike)
+    layer_names: Callable[[Any], Mapping[str, str]] | None = None
+    source: str = ""  # where the setting is described, e.g. "002 §5, Fig 2; experiments.md C.3"
 
     def __post_init__(self):
         unknown = set(self.scales) - set(SCALES)
         if unknown:
             raise ValueError(f"experiment {self.id}: unknown scales {sorted(unknown)}; use {SCALES}")
+        kinds = [bool(self.base is not None), self.compute is not None, bool(self.parts),
+                 bool(self.skipped)]
+        if sum(kinds) > 1:
+            raise ValueError(
+                f"experiment {self.id}: give one of base (training), compute (theory), "
+                "parts (a composite figure) or skipped (no numerical content)"
+            )
+        if self.parts and (self.panels or self.claims or self.measures):
+            raise ValueError(f"experiment {self.id}: a composite keeps panels/claims in its parts")
+
+    @property
+    def kind(self) -> str:
+        """``"train"``, ``"theory"``, ``"composite"``, ``"skipped"`` or ``"records"`` (nothing to
+        run here: the records come from elsewhere)."""
+        if self.skipped:
+            return "skipped"
+        if self.parts:
+            return "composite"
+        if self.compute is not None:
+            return "theory"
+        return "train" if self.base is not None else "records"
+
+    def leaves(self) -> tuple[Experiment, ...]:
+        """The experiments that run: the parts of a composite, else the experiment itself
+        (none when skipped)."""
+        if self.skipped:
+            return ()
+        return tuple(leaf for part in self.parts for leaf in part.leaves()) or (self,)
 
 
 class Results:

@@ -144,10 +144,13 @@ def summarize(mat: np.ndarray, aggregate: str) -> tuple[np.ndarray, np.ndarray, 
 
 def mean_std(values) -> tuple[float, float, int]:
     """Mean, population std and count of the finite-or-NaN ``values`` (NaN counts as a value:
-    a diverged run shows as ``nan`` rather than disappearing)."""
+    a diverged run shows as ``nan`` rather than disappearing). An infinite value (e.g. the
+    condition number of a rank-deficient matrix) makes the mean infinite and the std NaN."""
     arr = np.asarray(list(values), dtype=float)
     if arr.size == 0:
         return math.nan, math.nan, 0
+    if not np.isfinite(arr).all():
+        return float(arr.mean()), math.nan, int(arr.size)
     return float(arr.mean()), float(arr.std()), int(arr.size)
 
 

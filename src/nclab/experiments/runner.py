@@ -1,0 +1,658 @@
+"""Run an experiment's grid: plan, train (or compute), store, skip finished runs, resume.
+
+:func:`plan` expands a scale's grid x seeds into :class:`PlannedRun` s with fully resolved
+configs (``Experiment.base`` + the scale's overrides + the grid point + ``derive`` + the user's
+``--set`` overrides + seed/device/data dir). :func:`run_experiment` executes the plan against a
+store (any object with the :class:`nclab.store.Store` methods ``status``, ``start_run`` and
+``results``; the store is passed in, never imported, so that imports go one way).
+
+A training run is executed in chunks of optimiser steps with ``nclab.train.run(...,
+resume=True, max_steps=...)``: every chunk ends with a checkpoint, the progress callback sees
+the step and the loss, measures (:class:`~nclab.experiments.spec.Measure`) are taken at their
+steps, and an interruption (Ctrl-C, a killed process) loses at most the current chunk. A run
+whose ``summary.json`` exists is finished and skipped; any other run directory is resumed from
+its newest checkpoint. Records go to the store as long rows: the probe's rows (split ``train``
+as is, other splits prefixed, e.g. ``test/accuracy``), the measures' rows, and on layer
+``model`` the final decomposition of the objective (``final/loss``, ``final/fit``, ...).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import math
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nclab.train import (
+    ConfigError,
+    TrainConfig,
+    apply_overrides,
+    build_data,
+    latest_checkpoint,
+    run,
+    to_dict,
+)
+from nclab.train.config import diff
+
+from .ids import run_id
+from .measures import Context
+from .spec import SCALES, Experiment, Results
+
+MEASURES_FILE = "measures.json"
+# config keys that may differ between a stored run and a new plan without invalidating it
+_UNCHECKED = {"data.data_dir", "device", "threads", "out_dir"}
+
+
+class PlanError(ValueError):
+    """A bad scale, grid key or ``--set`` override (the CLI exits with code 2)."""
+
+
+# ---- planning --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PlannedRun:
+    """One run of a leaf experiment: grid point ``params`` with ``seed``; ``config`` is the
+    resolved :class:`TrainConfig` (None for a theory computation)."""
+
+    experiment: Experiment
+    scale: str
+    params: dict
+    seed: int
+    config: TrainConfig | None
+
+    @property
+    def run_id(self) -> str:
+        return run_id(self.params, self.seed)
+
+    def config_dict(self) -> dict:
+        if self.config is not None:
+            return to_dict(self.config)
+        name = getattr(self.experiment.compute, "__qualname__", str(self.experiment.compute))
+        return {"compute": name, "params": self.params, "seed": self.seed}
+
+
+def grid_points(grid) -> list[dict]:
+    """The cartesian product of ``grid`` (key -> values) as dicts, in the grid's key order."""
+    if not grid:
+        return [{}]
+    keys = list(grid)
+    return [dict(zip(keys, values, strict=True))
+            for values in itertools.product(*(list(grid[k]) for k in keys))]
+
+
+def _is_config_key(key: str) -> bool:
+    try:
+        apply_overrides(TrainConfig(), [f"{key}=0"])
+    except ConfigError as err:
+        return not str(err).startswith("unknown config key")
+    return True
+
+
+def _literal(value) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+def plan(
+    experiment: Experiment,
+    scale: str = "smoke",
+    *,
+    seeds: int | None = None,
+    sets: Sequence[str] = (),
+    device: str | None = None,
+    data_dir: str | None = None,
+) -> list[PlannedRun]:
+    """Every run of ``experiment`` (all leaves of a composite) at ``scale``.
+
+    ``seeds``: number of seeds (default: the scale's); ``sets``: ``"a.b=value"`` overrides
+    applied last (a key the grid sets is an error); ``device``/``data_dir``: config overrides.
+    Raises :class:`PlanError` for a skipped experiment, an unknown scale, a grid key that is
+    neither a config key nor handled by ``derive``, or a bad override (the message names it).
+    """
+    if experiment.skipped:
+        raise PlanError(f"{experiment.id} is not runnable: {experiment.skipped}")
+    if scale not in SCALES:
+        raise PlanError(f"unknown scale {scale!r}; use one of {', '.join(SCALES)}")
+    if seeds is not None and seeds < 1:
+        raise PlanError(f"--seeds must be >= 1, got {seeds}")
+    out: list[PlannedRun] = []
+    for leaf in experiment.leaves():
+        out += _plan_leaf(leaf, scale, seeds, list(sets), device, data_dir)
+    return out
+
+
+def _plan_leaf(exp: Experiment, scale, seeds, sets, device, data_dir) -> list[PlannedRun]:
+    if scale not in exp.scales:
+        raise PlanError(f"{exp.id} has no scale {scale!r}; it defines {', '.join(exp.scales)}")
+    sc = exp.scales[scale]
+    n_seeds = sc.seeds if seeds is None else seeds
+    points = grid_points(sc.grid)
+    if exp.compute is not None:
+        if sets:
+            raise PlanError(f"{exp.id} is a theory computation: --set does not apply")
+        return [PlannedRun(exp, scale, p, s, None) for p in points for s in range(n_seeds)]
+    if exp.base is None:
+        raise PlanError(f"{exp.id} has nothing to run (no base config, no compute)")
+    set_keys = {item.split("=", 1)[0].strip() for item in sets}
+    try:
+        scaled = apply_overrides(exp.base, list(sc.overrides))
+    except ConfigError as err:
+        raise PlanError(f"{exp.id} ({scale}): {err}") from None
+    runs = []
+    for point in points:
+        direct = [f"{k}={_literal(v)}" for k, v in point.items() if _is_config_key(k)]
+        derived = list(exp.derive(point, scaled)) if exp.derive is not None else []
+        unhandled = [k for k in point if not _is_config_key(k)]
+        if unhandled and exp.derive is None:
+            raise PlanError(f"{exp.id}: grid keys {unhandled} are not config keys and the "
+                            "experiment has no derive() to handle them")
+        grid_keys = {o.split("=", 1)[0] for o in direct + derived}
+        clash = sorted(set_keys & grid_keys)
+        if clash:
+            raise PlanError(f"--set {', '.join(clash)}: set by the grid of {exp.id} "
+                            f"({scale} scale); choose another key or edit the grid")
+        for seed in range(n_seeds):
+            items = [*sc.overrides, *direct, *derived, *sets, f"seed={seed}"]
+            if device is not None:
+                items.append(f"device={device}")
+            if data_dir is not None:
+                items.append(f"data.data_dir={data_dir}")
+            try:
+                cfg = apply_overrides(exp.base, items)
+            except ConfigError as err:
+                raise PlanError(f"{exp.id} ({scale}): {err}") from None
+            runs.append(PlannedRun(exp, scale, point, seed, cfg))
+    return runs
+
+
+# ---- progress --------------------------------------------------------------------------------
+class Progress:
+    """Callbacks of :func:`run_experiment` (the default does nothing; the CLI draws a bar)."""
+
+    def start(self, runs: list[PlannedRun], done: list[bool]) -> None:
+        """Before the first run: the plan and which runs are already finished."""
+
+    def run_start(self, index: int, prun: PlannedRun, resumed_at: int | None) -> None:
+        """Run ``index`` (0-based) begins (``resumed_at``: the step it resumes from)."""
+
+    def step(self, index: int, step: int, total: int, loss: float) -> None:
+        """Run ``index`` has reached ``step`` of ``total`` (batch loss ``loss``)."""
+
+    def run_end(self, index: int, prun: PlannedRun, outcome: RunOutcome) -> None:
+        """Run ``index`` ended (finished, failed, skipped)."""
+
+    def close(self) -> None:
+        """After the last run (also after an interruption)."""
+
+
+@dataclass
+class RunOutcome:
+    """What happened to one planned run. ``status``: ``"finished"``, ``"skipped"`` (was already
+    finished), ``"failed"`` (an error; the run will be retried) or ``"interrupted"``."""
+
+    run_id: str
+    experiment: str
+    status: str
+    seconds: float = 0.0
+    summary: dict = field(default_factory=dict)
+    error: str = ""
+    path: str = ""
+
+
+@dataclass
+class ExperimentOutcome:
+    """All runs of one call of :func:`run_experiment`; ``interrupted`` after Ctrl-C."""
+
+    experiment: Experiment
+    scale: str
+    runs: list[RunOutcome]
+    interrupted: bool = False
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[RunOutcome]:
+        return [r for r in self.runs if r.status == "failed"]
+
+
+# ---- execution -------------------------------------------------------------------------------
+def run_experiment(
+    experiment: Experiment,
+    store,
+    scale: str = "smoke",
+    *,
+    seeds: int | None = None,
+    sets: Sequence[str] = (),
+    device: str | None = None,
+    data_dir: str | None = None,
+    progress: Progress | None = None,
+    chunk_seconds: float = 2.0,
+    overwrite: bool = False,
+    jobs: int = 1,
+) -> ExperimentOutcome:
+    """Plan and execute every run of ``experiment`` at ``scale`` into ``store``.
+
+    Finished runs are skipped (a finished run whose stored config differs from the planned
+    one is an error: use another store root or ``overwrite=True``); unfinished ones resume from
+    their newest checkpoint. ``chunk_seconds``: target wall time between checkpoints / progress
+    updates. Ctrl-C stops after writing nothing partial (the interrupted run stays unfinished
+    and resumes next time) and returns with ``interrupted=True``. An error in one run marks it
+    failed and the next run goes on. ``jobs > 1``: that many runs at once in worker processes
+    (registered experiments only; each run keeps its own thread setting).
+    """
+    return run_experiments([(experiment, scale)], store, seeds=seeds, sets=sets, device=device,
+                           data_dir=data_dir, progress=progress, chunk_seconds=chunk_seconds,
+                           overwrite=overwrite, jobs=jobs)[0]
+
+
+def run_experiments(
+    items: Sequence[tuple[Experiment, str]],
+    store,
+    *,
+    seeds: int | None = None,
+    sets: Sequence[str] = (),
+    device: str | None = None,
+    data_dir: str | None = None,
+    progress: Progress | None = None,
+    chunk_seconds: float = 2.0,
+    overwrite: bool = False,
+    jobs: int = 1,
+) -> list[ExperimentOutcome]:
+    """:func:`run_experiment` for several ``(experiment, scale)`` pairs at once: one plan, one
+    progress display and, with ``jobs > 1``, one pool of workers for all their runs (so that no
+    worker idles between experiments). Returns one outcome per pair."""
+    runs: list[PlannedRun] = []
+    owner: list[int] = []
+    for k, (experiment, scale) in enumerate(items):
+        got = plan(experiment, scale, seeds=seeds, sets=sets, device=device, data_dir=data_dir)
+        runs += got
+        owner += [k] * len(got)
+    progress = progress or Progress()
+    t0 = time.perf_counter()
+    done = []
+    for prun in runs:
+        status = store.status(prun.experiment.id, prun.scale, prun.run_id)
+        if status == "finished" and not overwrite:
+            _check_same_config(store, prun)
+        done.append(status == "finished" and not overwrite)
+    outcomes: dict[int, RunOutcome] = {}
+    interrupted = False
+    progress.start(runs, done)
+    pending = [i for i, d in enumerate(done) if not d]
+    try:
+        if jobs > 1 and len(pending) > 1 and _registered(runs):
+            outcomes = _run_parallel(runs, done, store, progress, jobs, chunk_seconds, overwrite,
+                                     sets, device, data_dir, seeds)
+        else:
+            for i, prun in enumerate(runs):
+                if done[i]:
+                    out = RunOutcome(prun.run_id, prun.experiment.id, "skipped",
+                                     path=str(_run_dir(store, prun)))
+                else:
+                    out = execute(prun, store, progress=progress, index=i,
+                                  chunk_seconds=chunk_seconds, overwrite=overwrite)
+                outcomes[i] = out
+                progress.run_end(i, prun, out)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        progress.close()
+    seconds = time.perf_counter() - t0
+    return [ExperimentOutcome(experiment, scale,
+                              [outcomes[i] for i in sorted(outcomes) if owner[i] == k],
+                              interrupted, seconds)
+            for k, (experiment, scale) in enumerate(items)]
+
+
+def _registered(runs: list[PlannedRun]) -> bool:
+    from .registry import UnknownExperiment, get
+
+    try:
+        return all(get(r.experiment.id) is r.experiment for r in runs)
+    except UnknownExperiment:
+        return False
+
+
+class _QueueProgress(Progress):
+    """Forwards ``step`` calls from a worker process to the parent."""
+
+    def __init__(self, queue):
+        self.queue = queue
+
+    def step(self, index: int, step: int, total: int, loss: float) -> None:
+        self.queue.put(("step", index, step, total, loss))
+
+    def run_start(self, index: int, prun: PlannedRun, resumed_at: int | None) -> None:
+        self.queue.put(("start", index, resumed_at))
+
+
+def _worker(experiment_id, scale, seeds, sets, device, data_dir, run_id_, index, store, queue,
+            chunk_seconds, overwrite):
+    from .registry import get
+
+    exp = get(experiment_id)  # the leaf: its run ids are unique
+    runs = plan(exp, scale, seeds=seeds, sets=sets, device=device, data_dir=data_dir)
+    prun = next(r for r in runs if r.run_id == run_id_)
+    try:
+        return execute(prun, store, progress=_QueueProgress(queue), index=index,
+                       chunk_seconds=chunk_seconds, overwrite=overwrite)
+    except KeyboardInterrupt:
+        return RunOutcome(prun.run_id, prun.experiment.id, "interrupted")
+
+
+def _run_parallel(runs, done, store, progress, jobs, chunk_seconds, overwrite, sets, device,
+                  data_dir, seeds) -> dict[int, RunOutcome]:
+    import multiprocessing as mp
+    import queue as queue_mod
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    outcomes: dict[int, RunOutcome] = {}
+    for i, prun in enumerate(runs):
+        if done[i]:
+            outcomes[i] = RunOutcome(prun.run_id, prun.experiment.id, "skipped",
+                                     path=str(_run_dir(store, prun)))
+            progress.run_end(i, prun, outcomes[i])
+    ctx = mp.get_context("spawn")
+    manager = ctx.Manager()
+    q = manager.Queue()
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx)
+    futures = {}
+    def cost(i):  # longest runs first, so that no worker idles at the end
+        sc = runs[i].experiment.scales.get(runs[i].scale)
+        n = sum(r.experiment is runs[i].experiment for r in runs)
+        return -((sc.est_cpu_minutes or 0.0) / max(n, 1) if sc is not None else 0.0)
+
+    try:
+        for i in sorted(range(len(runs)), key=cost):
+            prun = runs[i]
+            if not done[i]:
+                fut = pool.submit(_worker, prun.experiment.id, prun.scale, seeds, list(sets),
+                                  device, data_dir, prun.run_id, i, store, q, chunk_seconds,
+                                  overwrite)
+                futures[fut] = i
+        remaining = set(futures)
+        while remaining:
+            finished, remaining = wait(remaining, timeout=0.2, return_when=FIRST_COMPLETED)
+            _drain(q, progress, runs, queue_mod)
+            for fut in finished:
+                i = futures[fut]
+                try:
+                    out = fut.result()
+                except Exception as err:  # noqa: BLE001 -- a crashed worker: the run failed
+                    out = RunOutcome(runs[i].run_id, runs[i].experiment.id, "failed",
+                                     error=f"{type(err).__name__}: {err}")
+                outcomes[i] = out
+                progress.run_end(i, runs[i], out)
+                if out.status == "interrupted":
+                    raise KeyboardInterrupt
+        _drain(q, progress, runs, queue_mod)
+    except KeyboardInterrupt:
+        pool.shutdown(wait=False, cancel_futures=True)
+        manager.shutdown()
+        raise
+    pool.shutdown()
+    manager.shutdown()
+    return outcomes
+
+
+def _drain(q, progress, runs, queue_mod) -> None:
+    while True:
+        try:
+            msg = q.get_nowait()
+        except (queue_mod.Empty, EOFError, OSError):
+            return
+        if msg[0] == "step":
+            progress.step(*msg[1:])
+        elif msg[0] == "start":
+            progress.run_start(msg[1], runs[msg[1]], msg[2])
+
+
+def _run_dir(store, prun: PlannedRun) -> Path:
+    return store.run_dir(prun.experiment.id, prun.scale, prun.run_id)
+
+
+def _stored_config(store, prun: PlannedRun) -> dict | None:
+    path = _run_dir(store, prun) / "config.json"
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text()).get("config")
+
+
+def _config_changes(stored: dict | None, prun: PlannedRun) -> list[str]:
+    if stored is None:
+        return []
+    if prun.config is None:
+        return [] if stored == prun.config_dict() else ["compute"]
+    from nclab.train import from_dict
+
+    try:
+        old = from_dict(stored)
+    except (ConfigError, TypeError, ValueError):
+        return ["<unreadable stored config>"]
+    return [k for k in diff(old, prun.config) if k not in _UNCHECKED]
+
+
+def _check_same_config(store, prun: PlannedRun) -> None:
+    changed = _config_changes(_stored_config(store, prun), prun)
+    if changed:
+        raise PlanError(
+            f"run {prun.experiment.id}/{prun.scale}/{prun.run_id} is finished with a different "
+            f"config (differs in {changed}); use another --out directory or --overwrite"
+        )
+
+
+def execute(prun: PlannedRun, store, *, progress: Progress | None = None, index: int = 0,
+            chunk_seconds: float = 2.0, overwrite: bool = False) -> RunOutcome:
+    """Run (or resume) one planned run into ``store`` and finish it; returns its outcome.
+
+    ``KeyboardInterrupt`` propagates (the run stays unfinished, its checkpoints kept)."""
+    progress = progress or Progress()
+    exp = prun.experiment
+    t0 = time.perf_counter()
+    stale = store.status(exp.id, prun.scale, prun.run_id) == "running" and bool(
+        _config_changes(_stored_config(store, prun), prun))
+    handle = store.start_run(exp.id, prun.scale, prun.params, prun.seed, prun.config_dict(),
+                             run_id=prun.run_id, overwrite=overwrite)
+    if stale and handle.train_dir.exists():
+        shutil.rmtree(handle.train_dir)  # an unfinished run of another config: start afresh
+    try:
+        if prun.config is None:
+            progress.run_start(index, prun, None)
+            rows = [dict(r, step=int(r.get("step", 0)))
+                    for r in exp.compute(params=dict(prun.params), seed=prun.seed)]
+            progress.step(index, 1, 1, math.nan)
+            handle.write_metrics(rows)
+            summary = {"kind": "theory", "rows": len(rows),
+                       "seconds": time.perf_counter() - t0}
+        else:
+            rows, summary = _train(prun, handle, progress, index, chunk_seconds)
+            handle.write_metrics(rows)
+        handle.finish(summary)
+    except KeyboardInterrupt:
+        raise
+    except Exception as err:  # noqa: BLE001 -- the run is marked failed, the grid goes on
+        reason = f"{type(err).__name__}: {err}"
+        handle.fail(reason)
+        return RunOutcome(prun.run_id, exp.id, "failed", time.perf_counter() - t0,
+                          error=reason, path=str(handle.dir))
+    return RunOutcome(prun.run_id, exp.id, "finished", time.perf_counter() - t0, summary,
+                      path=str(handle.dir))
+
+
+def _measure_steps(exp: Experiment, total: int) -> dict[int, list]:
+    steps: dict[int, list] = {}
+    for m in exp.measures:
+        for a in m.at:
+            steps.setdefault(int(round(a * total)), []).append(m)
+    return steps
+
+
+def _load_measured(path: Path) -> dict[int, list[dict]]:
+    if not path.is_file():
+        return {}
+    return {int(k): v for k, v in json.loads(path.read_text()).items()}
+
+
+def _save_measured(path: Path, measured: dict[int, list[dict]]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({str(k): v for k, v in sorted(measured.items())}))
+    tmp.replace(path)
+
+
+def _total_steps(cfg: TrainConfig, splits) -> int:
+    from nclab.train import make_sampler
+    from nclab.train.optim import total_steps
+
+    sampler = make_sampler(cfg.optim, splits.train.y, splits.train.K, cfg.seed)
+    return total_steps(cfg.optim, sampler.steps_per_epoch)
+
+
+def _train(prun: PlannedRun, handle, progress: Progress, index: int, chunk_seconds: float):
+    """Chunked training with checkpoints, measures and progress; returns (rows, summary).
+
+    The first chunk is a tenth of the run (or up to the first measure); later chunks are
+    sized to take about ``chunk_seconds`` each."""
+    cfg, exp = prun.config, prun.experiment
+    out_dir = handle.train_dir
+    resumed_at = None
+    latest = latest_checkpoint(out_dir)
+    if latest is not None:
+        resumed_at = int(latest.name.split("_")[-1])
+    progress.run_start(index, prun, resumed_at)
+    measured_path = out_dir / MEASURES_FILE
+    measured = _load_measured(measured_path)
+    splits = build_data(cfg)
+    total = _total_steps(cfg, splits)
+    wanted = _measure_steps(exp, total)
+    step = resumed_at or 0
+    lost = [s for s in wanted if s < step and s not in measured]
+    progress.step(index, step, total, math.nan)
+
+    t_start = time.perf_counter()
+    chunk = max(1, total // 10)
+    per_step = None
+    while True:
+        if (step in wanted and step not in measured) or step >= total:
+            target = step  # load the model here (no training) to measure / to finish
+        else:
+            later = [s for s in wanted if s > step and s not in measured]
+            target = min([total, step + chunk, *later])
+        t = time.perf_counter()
+        result = run(cfg, out_dir=out_dir, resume=True, max_steps=target)
+        if result.steps > step:
+            rate = (time.perf_counter() - t) / (result.steps - step)
+            per_step = rate if per_step is None else 0.5 * per_step + 0.5 * rate
+            chunk = int(min(max(chunk_seconds / per_step, 1), total))
+        step = result.steps
+        progress.step(index, step, total,
+                      float(result.loss_trace[-1]) if len(result.loss_trace) else math.nan)
+        if step in wanted and step not in measured and not result.diverged:
+            measured[step] = _measure(prun, result, splits, step, total, wanted[step])
+            _save_measured(measured_path, measured)
+        if step >= total or result.diverged:
+            break
+
+    names = dict(exp.layer_names(cfg)) if exp.layer_names is not None else {}
+    rows = _records(result.records, names)
+    for s, mrows in sorted(measured.items()):
+        rows += [dict(r, step=s) for r in mrows]
+    rows += [{"step": step, "layer": "model", "metric": f"final/{k}", "value": float(v)}
+             for k, v in (result.loss_parts or {}).items()]
+    summary = {
+        "kind": "train",
+        "steps": step,
+        "total_steps": total,
+        "diverged": result.diverged,
+        "divergence": result.divergence,
+        "loss_preset": result.loss_preset,
+        "loss_parts": result.loss_parts,
+        "resumed_at": resumed_at,
+        "seconds": time.perf_counter() - t_start,
+        "final": _final_by_layer(result.final_metrics, names),
+    }
+    if lost:
+        summary["measures_lost"] = (f"measures at steps {sorted(lost)} were lost by an "
+                                    "interruption before they were saved")
+    return rows, summary
+
+
+def _measure(prun: PlannedRun, result, splits, step: int, total: int, measures) -> list[dict]:
+    exp = prun.experiment
+    ctx = Context(
+        model=result.model, config=prun.config, train=splits.train, test=splits.test,
+        step=step, total=total, params=dict(prun.params), seed=prun.seed,
+        final_metrics=result.final_metrics, loss_parts=result.loss_parts or {},
+        names=dict(exp.layer_names(prun.config)) if exp.layer_names is not None else {},
+    )
+    rows = []
+    for m in measures:
+        for r in m.fn(ctx):
+            layer = f"{r['layer']}@{step}" if m.tag_step else r["layer"]
+            rows.append({"layer": layer, "metric": r["metric"], "value": float(r["value"])})
+    return rows
+
+
+def _records(records: list[dict], names: dict | None = None) -> list[dict]:
+    """The probe's rows as store rows: the split folded into the metric (``test/accuracy``),
+    layers renamed by ``names`` (weight rows, metrics ``w_*``, through ``"w:<layer>"``)."""
+    names = names or {}
+    out = []
+    for r in records:
+        metric = r["metric"] if r["split"] == "train" else f"{r['split']}/{r['metric']}"
+        layer = r["layer"]
+        key = f"w:{layer}" if r["metric"].startswith("w_") else layer
+        out.append({"step": r["step"], "layer": names.get(key, layer), "metric": metric,
+                    "value": r["value"]})
+    return out
+
+
+def _final_by_layer(final: dict, names: dict | None = None) -> dict:
+    names = names or {}
+    out: dict[str, dict] = {}
+    for (split, layer, metric), value in sorted(final.items()):
+        name = metric if split == "train" else f"{split}/{metric}"
+        key = f"w:{layer}" if metric.startswith("w_") else layer
+        v = float(value)
+        out.setdefault(names.get(key, layer), {})[name] = v if math.isfinite(v) else str(v)
+    return out
+
+
+# ---- results and claims ----------------------------------------------------------------------
+def evaluate(experiment: Experiment, results: Results) -> list[tuple[str, Any]]:
+    """``[(claim text, ClaimOutcome)]`` of a leaf experiment's claims on ``results``."""
+    from .spec import ClaimOutcome
+
+    out = []
+    for claim in experiment.claims:
+        if not results.rows:
+            out.append((claim.text, ClaimOutcome("NOT-RUN", reason="no finished runs")))
+            continue
+        try:
+            outcome = claim.evaluate(results)
+        except Exception as err:  # noqa: BLE001 -- shown as NOT-RUN with the reason
+            outcome = ClaimOutcome("NOT-RUN", reason=f"check raised {type(err).__name__}: {err}")
+        out.append((claim.text, outcome))
+    return out
+
+
+def mean_final(results: Results, metric: str, layer: str) -> float:
+    """Mean over runs of the final ``metric`` of ``layer`` (NaN when absent)."""
+    v = results.final(metric, layer)
+    return float(np.mean(v)) if v.size else math.nan
+
+
+def replace_scale(experiment: Experiment, scale: str, **changes) -> Experiment:
+    """A copy of ``experiment`` whose ``scale`` has some fields changed (tests, ablations)."""
+    scales = dict(experiment.scales)
+    scales[scale] = dataclasses.replace(scales[scale], **changes)
+    return dataclasses.replace(experiment, scales=scales)
+
+
+ProgressFactory = Callable[[], Progress]

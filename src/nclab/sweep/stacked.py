@@ -1,0 +1,131 @@
+r"""The batched forward pass and data terms of S replicas of one DUFM or MLP.
+
+Parameters are stacked along a leading replica axis in their module shapes: ``H1`` (S, d_1, N),
+``W_l`` (S, d_{l+1}, d_l), biases (S, d_{l+1}). Features run in the paper's orientation,
+columns = samples, ``H_{l+1} = σ(W_l H_l)`` as (S, d_{l+1}, B), so every layer is one
+``torch.bmm`` (``baddbmm`` with a bias) and autograd's backward is two more. An MLP's full-batch
+input is shared by the replicas: its first layer is one ``mm`` of the stacked weights (S·d_1, D)
+with ``Xᵀ``.
+
+:meth:`StackedNet.data_loss` returns, per replica, the differentiable data part of
+:class:`nclab.train.Objective` on a batch of B samples: ``c_fit·(N/B)·Σ_i ℓ_i`` plus the feature
+and activation penalties ``(N/B)·(c_H Σ_i ||h_i||^2 + c_Z Σ_l ||Z^l||^2)`` (coefficients per
+replica, None when no replica has the term). Parameter penalties are not part of it (see
+:mod:`nclab.sweep.update`).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from nclab.models import DUFM, MLP
+
+
+class StackedNet:
+    """Batched forward of replicas built like ``template`` (a :class:`DUFM` or :class:`MLP`).
+
+    ``kind``: ``"mse"`` or ``"ce"``; ``fit_per_sample``: :attr:`Objective.fit_per_sample`;
+    ``N``: training-set size.
+    """
+
+    def __init__(self, template: nn.Module, kind: str, fit_per_sample: float, N: int):
+        self.kind, self.fit_per_sample, self.N = kind, float(fit_per_sample), int(N)
+        if isinstance(template, DUFM):
+            self.family, L = "dufm", template.L
+            act = None if template.hidden_linear else template.activation
+            self.acts = [act] * (L - 1) + [None]
+            self.residual, self.bias = [False] * L, False
+            self.feature_layer = -1  # H1
+        elif isinstance(template, MLP):
+            self.family, L = "mlp", template.depth
+            self.acts = [None if lin else a for a, lin in
+                         zip(template.activations, template.is_linear, strict=True)]
+            self.residual = list(template.residual)
+            self.bias = template.layers[0].bias is not None
+            self.feature_layer = template.n_backbone - 1  # last backbone layer (if any)
+        else:
+            raise TypeError(f"no batched forward for {type(template).__name__}")
+        self.L = L
+
+    def key(self) -> tuple:
+        """What fixes the computation (for caching a compiled version)."""
+        acts = tuple(None if a is None else repr(a) for a in self.acts)
+        return (self.family, self.L, acts, tuple(self.residual), self.bias, self.kind,
+                self.fit_per_sample, self.N, self.feature_layer)
+
+    # ---- forward ----------------------------------------------------------------------------
+    def _layers(self, params: list[torch.Tensor]):
+        """``[(W, b or None)]`` per layer and the DUFM's H1 (None for the MLP)."""
+        if self.family == "dufm":
+            return [(w, None) for w in params[1:]], params[0]
+        if self.bias:
+            return list(zip(params[0::2], params[1::2], strict=True)), None
+        return [(w, None) for w in params], None
+
+    def forward(self, params: list[torch.Tensor], x, idx, activations: bool = False):
+        """``(out (S, K, B), features (S, d, B) or None, Σ_l ||Z^l||^2 (S,) or None)``.
+
+        ``x``: the MLP's inputs, (N, D) shared or (S, B, D) per replica (None for the DUFM);
+        ``idx``: (S, B) sample indices of the DUFM's mini-batch (None: all samples);
+        ``activations``: also sum the squared post-activations of every layer.
+        """
+        layers, H1 = self._layers(params)
+        S = layers[0][0].shape[0]
+        if H1 is not None:
+            h = H1 if idx is None else H1.gather(2, idx.unsqueeze(1).expand(-1, H1.shape[1], -1))
+            feats = h
+        else:
+            h, feats = None, None
+        act_sq = None
+        for i, ((W, b), act) in enumerate(zip(layers, self.acts, strict=True)):
+            if h is None:  # the MLP's first layer
+                if x.ndim == 2:
+                    W2 = W.reshape(-1, W.shape[-1])
+                    pre = (W2 @ x.T if b is None else torch.addmm(b.reshape(-1, 1), W2, x.T))
+                    pre = pre.view(S, W.shape[1], x.shape[0])
+                    h = x.T
+                else:
+                    h = x.transpose(1, 2)
+                    pre = torch.bmm(W, h) if b is None else torch.baddbmm(b.unsqueeze(-1), W, h)
+            else:
+                pre = torch.bmm(W, h) if b is None else torch.baddbmm(b.unsqueeze(-1), W, h)
+            if act is None:
+                post = pre
+            elif isinstance(act, nn.ReLU):
+                post = torch.relu_(pre)  # pre is not needed by the backward pass: save memory
+            else:
+                post = act(pre)
+            if self.residual[i]:
+                post = post + h
+            h = post
+            if self.family == "mlp" and i == self.feature_layer:
+                feats = post
+            if activations:
+                sq = post.square().sum((1, 2))
+                act_sq = sq if act_sq is None else act_sq + sq
+        return h, feats, act_sq
+
+    # ---- objective --------------------------------------------------------------------------
+    def data_loss(self, params, x, targets, idx, feature_coef=None, activation_coef=None):
+        """Per-replica data part of the objective (S,) on a batch (see the module doc).
+
+        ``targets``: (K, N) shared (columns = samples) or (S, K, B) for MSE; labels (N,) or
+        (S, B) for cross-entropy. ``feature_coef`` / ``activation_coef``: (S,) or None.
+        """
+        out, feats, act_sq = self.forward(params, x, idx, activation_coef is not None)
+        B = out.shape[-1]
+        if self.kind == "ce":
+            labels = targets.expand(out.shape[0], -1) if targets.ndim == 1 else targets
+            fit = F.cross_entropy(out, labels, reduction="none").sum(1)
+        else:
+            fit = (out - targets).square().sum((1, 2))
+        loss = fit * (self.fit_per_sample / B)
+        extra = None
+        if feature_coef is not None:
+            extra = feature_coef * feats.square().sum((1, 2))
+        if activation_coef is not None:
+            term = activation_coef * act_sq
+            extra = term if extra is None else extra + term
+        return loss if extra is None else loss + extra * (self.N / B)
