@@ -238,6 +238,50 @@ def _run_summary(store, leaf, scale, outcome_runs) -> dict:
     }, claims
 
 
+def backend_args(p) -> None:
+    """The options that choose where and how runs execute (``run``, ``verify``, ``demo``)."""
+    p.add_argument("--backend", choices=("local", "ray", "slurm"), default="local",
+                   help="local (default): vectorised groups in this process (--jobs N: N "
+                   "worker processes); ray: Ray tasks on a cluster (pip install 'nclab[ray]'); "
+                   "slurm: a submitit job array (pip install 'nclab[slurm]')")
+    p.add_argument("--no-vmap", action="store_true",
+                   help="train every run on its own (no vectorised groups of compatible runs)")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the vectorised step (pays off for long runs)")
+    p.add_argument("--address", metavar="ADDR",
+                   help="Ray cluster address (auto, HOST:PORT, ray://HOST:10001); default: a "
+                   "local Ray instance with --jobs CPUs")
+    p.add_argument("--slurm", action="append", metavar="KEY=VALUE",
+                   help="submitit executor parameter, repeatable (e.g. slurm_partition=gpu, "
+                   "timeout_min=120, gpus_per_node=1; cluster=local runs jobs as processes)")
+
+
+def executor_of(args):
+    """The executor chosen by :func:`backend_args`' options."""
+    from nclab.sweep.backends import make_executor
+
+    params: dict = {}
+    for item in getattr(args, "slurm", None) or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--slurm {item!r}: expected KEY=VALUE")
+        try:
+            params[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key.strip()] = value
+    cluster = params.pop("cluster", None)
+    if args.backend != "slurm" and params:
+        raise UsageError("--slurm applies to --backend slurm only")
+    if args.backend != "ray" and args.address:
+        raise UsageError("--address applies to --backend ray only")
+    executor = make_executor(args.backend, vmap=not args.no_vmap, jobs=args.jobs,
+                             compile=args.compile, address=args.address,
+                             slurm_parameters=params)
+    if cluster is not None:
+        executor.cluster = cluster
+    return executor
+
+
 def cmd_run(args) -> int:
     from nclab.experiments.runner import PlanError, plan, run_experiment
     from nclab.store import Store
@@ -256,7 +300,8 @@ def cmd_run(args) -> int:
     try:
         outcome = run_experiment(
             exp, store, args.scale, seeds=args.seeds, sets=args.set or (), device=args.device,
-            data_dir=args.data_dir, progress=progress, overwrite=args.overwrite, jobs=args.jobs,
+            data_dir=args.data_dir, progress=progress, overwrite=args.overwrite,
+            executor=executor_of(args),
         )
     except PlanError as err:
         raise UsageError(str(err)) from None
@@ -303,29 +348,66 @@ def _build_report(store, leaf, scale) -> Path:
 
 # ---- verify ----------------------------------------------------------------------------------
 def cmd_verify(args) -> int:
-    from nclab.experiments.runner import evaluate
+    from nclab.experiments.registry import all_experiments
     from nclab.store import Store
+    from nclab.verify import (
+        as_json,
+        exit_code,
+        status_markdown,
+        update_readme,
+        verify,
+        write_reproduction_html,
+    )
 
-    exp = _get(args.experiment)
-    if exp.skipped:
-        raise UsageError(f"{exp.id} is not runnable: {exp.skipped}")
+    exps = [_get(e) for e in args.experiments] if args.experiments else list(all_experiments())
     store = Store(_root(args))
-    out, failed = [], False
-    for leaf in exp.leaves():
-        results = store.results(leaf.id, args.scale)
-        claims = evaluate(leaf, results)
-        failed |= any(o.status == "FAIL" for _, o in claims)
+    console = _console(args, stderr=args.json)
+    executor = executor_of(args) if not args.no_run else None
+
+    def progress(leaf):
+        return RichProgress(console, leaf.id, enabled=not (args.quiet or args.json))
+
+    def done(check):
         if args.json:
-            out.append({"experiment": leaf.id, "scale": args.scale, "runs": len(results.runs()),
-                        "claims": [{"claim": t, "status": o.status, "measured": o.measured,
-                                    "threshold": o.threshold, "reason": o.reason}
-                                   for t, o in claims]})
-        else:
-            _console().print(f"{leaf.id} at {args.scale}: {len(results.runs())} finished runs")
-            _print_claims(_console(), leaf, claims)
+            return
+        n = check.counts
+        console.print(f"[bold]{check.experiment}[/bold] ({check.figure}): {check.runs} runs, "
+                      f"{check.seconds:.1f} s  [green]{n['PASS']} PASS[/] [red]{n['FAIL']} "
+                      f"FAIL[/] [yellow]{n['NOT-RUN']} NOT-RUN[/]"
+                      + (f"  [red]{check.error}[/]" if check.error else ""))
+        _print_verdicts(console, check)
+
+    checks = verify(exps, store, args.scale, run=not args.no_run, executor=executor,
+                    progress_factory=progress, on_done=done)
+    page = write_reproduction_html(checks, Path(args.html) if args.html
+                                   else store.root / "reproduction.html")
+    command = "nclab verify --scale " + args.scale + (" --no-run" if args.no_run else "")
+    if args.readme:
+        update_readme(args.readme, status_markdown(checks, command))
     if args.json:
-        _print_json(out)
-    return EXIT_FAIL if failed else EXIT_OK
+        _print_json({"scale": args.scale, "store": str(store.root), "html": str(page),
+                     "experiments": as_json(checks)})
+    else:
+        totals = {s: sum(ch.counts[s] for ch in checks) for s in ("PASS", "FAIL", "NOT-RUN")}
+        console.print(f"\n{len(checks)} experiments at {args.scale}: {totals['PASS']} PASS, "
+                      f"{totals['FAIL']} FAIL, {totals['NOT-RUN']} NOT-RUN in "
+                      f"{sum(ch.seconds for ch in checks):.0f} s\nreproduction report: {page}")
+    if any(ch.interrupted for ch in checks):
+        return EXIT_INTERRUPTED
+    return exit_code(checks)
+
+
+def _print_verdicts(console, check) -> None:
+    if not check.claims:
+        return
+    table = Table(show_header=True, show_lines=False, box=None, pad_edge=False)
+    for col in ("status", "claim", "measured", "threshold / reason"):
+        table.add_column(col, overflow="fold")
+    colors = {"PASS": "green", "FAIL": "red", "NOT-RUN": "yellow"}
+    for c in check.claims:
+        table.add_row(f"[{colors[c.status]}]{c.status}[/]", c.text, c.measured,
+                      c.threshold if c.status != "NOT-RUN" else c.reason)
+    console.print(table)
 
 
 # ---- report ----------------------------------------------------------------------------------
@@ -574,18 +656,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", metavar="DIR", help="directory with MNIST / CIFAR-10 files")
     p.add_argument("--device", help="torch device, e.g. cpu or cuda")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
-                   help="runs trained at once in worker processes (default 1)")
+                   help="work units trained at once in worker processes (default 1)")
+    backend_args(p)
     p.add_argument("--overwrite", action="store_true", help="run finished runs again")
     p.add_argument("--no-report", action="store_true", help="do not write the HTML report")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true",
                    help="print a JSON summary (run dirs, final metrics per layer, claims)")
 
-    p = add("verify", "evaluate an experiment's claims on its stored runs", cmd_verify)
-    p.add_argument("experiment", metavar="EXP")
-    p.add_argument("--scale", choices=SCALES, default="cpu")
+    p = add("verify", "check the papers' claims: run (or reuse stored runs) and evaluate",
+            cmd_verify, "Run every experiment (or EXP ...) at a scale -- finished runs in the "
+            "store are reused -- evaluate each paper claim (PASS / FAIL / NOT-RUN with the "
+            "reason), print a table with per-experiment wall time and write "
+            "reproduction.html linking every claim to its figure. Exit code 0 only if every "
+            "evaluated claim passes.\n\nexamples:\n  nclab verify --scale smoke\n  nclab "
+            "verify sukenik2024-fig2-top jacot2025-fig4 --scale cpu --jobs 2\n  nclab verify "
+            "--scale cpu --readme README.md   # regenerate the README's status table")
+    p.add_argument("experiments", metavar="EXP", nargs="*",
+                   help="experiment ids (default: all; a composite id checks its panels)")
+    p.add_argument("--scale", choices=SCALES, default="cpu", help="default: cpu")
     out_arg(p)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--no-run", action="store_true",
+                   help="only evaluate stored runs (missing ones make claims NOT-RUN)")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="work units trained at once in worker processes (default 1)")
+    backend_args(p)
+    p.add_argument("--html", metavar="FILE", help="default: <store>/reproduction.html")
+    p.add_argument("--readme", metavar="FILE",
+                   help="rewrite the block between the reproduction-status markers of FILE")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--json", action="store_true",
+                   help="print every verdict as JSON (the tables go to stderr)")
 
     p = add("report", "(re)build the figures and the HTML report of an experiment or a run",
             cmd_report)

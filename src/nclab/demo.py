@@ -110,6 +110,7 @@ def run_demo(root="runs", jobs: int | None = None, console: Console | None = Non
     from nclab.experiments.registry import get
     from nclab.experiments.runner import evaluate, run_experiments
     from nclab.store import Store
+    from nclab.sweep.backends import LocalExecutor
 
     console = console or Console(highlight=False)
     jobs = jobs or min(2, os.cpu_count() or 1)
@@ -119,8 +120,8 @@ def run_demo(root="runs", jobs: int | None = None, console: Console | None = Non
                   f"{jobs} job(s), store {store.root}")
     reports, failed = [], False
     exps = [(get(exp_id), scale) for exp_id, scale in DEMO]
-    outcomes = run_experiments(exps, store, jobs=jobs,
-                               progress=RichProgress(console, "nclab demo"))
+    outcomes = run_experiments(exps, store, progress=RichProgress(console, "nclab demo"),
+                               executor=LocalExecutor(jobs=jobs))
     interrupted = any(o.interrupted for o in outcomes)
     for (exp, scale), outcome in zip(exps, outcomes, strict=True):
         if interrupted:

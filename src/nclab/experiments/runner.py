@@ -236,6 +236,7 @@ def run_experiment(
     chunk_seconds: float = 2.0,
     overwrite: bool = False,
     jobs: int = 1,
+    executor: Executor | None = None,
 ) -> ExperimentOutcome:
     """Plan and execute every run of ``experiment`` at ``scale`` into ``store``.
 
@@ -245,11 +246,13 @@ def run_experiment(
     updates. Ctrl-C stops after writing nothing partial (the interrupted run stays unfinished
     and resumes next time) and returns with ``interrupted=True``. An error in one run marks it
     failed and the next run goes on. ``jobs > 1``: that many runs at once in worker processes
-    (registered experiments only; each run keeps its own thread setting).
+    (registered experiments only; each run keeps its own thread setting). ``executor``: runs
+    the pending runs instead (see :data:`Executor`; ``nclab.sweep`` has the vectorised, Ray
+    and Slurm ones); ``jobs`` is then ignored.
     """
     return run_experiments([(experiment, scale)], store, seeds=seeds, sets=sets, device=device,
                            data_dir=data_dir, progress=progress, chunk_seconds=chunk_seconds,
-                           overwrite=overwrite, jobs=jobs)[0]
+                           overwrite=overwrite, jobs=jobs, executor=executor)[0]
 
 
 def run_experiments(
@@ -264,6 +267,7 @@ def run_experiments(
     chunk_seconds: float = 2.0,
     overwrite: bool = False,
     jobs: int = 1,
+    executor: Executor | None = None,
 ) -> list[ExperimentOutcome]:
     """:func:`run_experiment` for several ``(experiment, scale)`` pairs at once: one plan, one
     progress display and, with ``jobs > 1``, one pool of workers for all their runs (so that no
@@ -287,14 +291,22 @@ def run_experiments(
     progress.start(runs, done)
     pending = [i for i, d in enumerate(done) if not d]
     try:
-        if jobs > 1 and len(pending) > 1 and _registered(runs):
+        if executor is not None:
+            for i, prun in enumerate(runs):
+                if done[i]:
+                    outcomes[i] = skipped_outcome(store, prun)
+                    progress.run_end(i, prun, outcomes[i])
+            if pending:
+                outcomes.update(executor(
+                    runs, pending, store, progress,
+                    Options(seeds, tuple(sets), device, data_dir, chunk_seconds, overwrite)))
+        elif jobs > 1 and len(pending) > 1 and _registered(runs):
             outcomes = _run_parallel(runs, done, store, progress, jobs, chunk_seconds, overwrite,
                                      sets, device, data_dir, seeds)
         else:
             for i, prun in enumerate(runs):
                 if done[i]:
-                    out = RunOutcome(prun.run_id, prun.experiment.id, "skipped",
-                                     path=str(_run_dir(store, prun)))
+                    out = skipped_outcome(store, prun)
                 else:
                     out = execute(prun, store, progress=progress, index=i,
                                   chunk_seconds=chunk_seconds, overwrite=overwrite)
@@ -311,6 +323,49 @@ def run_experiments(
             for k, (experiment, scale) in enumerate(items)]
 
 
+def skipped_outcome(store, prun: PlannedRun) -> RunOutcome:
+    """The outcome of a run that was already finished."""
+    return RunOutcome(prun.run_id, prun.experiment.id, "skipped", path=str(_run_dir(store, prun)))
+
+
+@dataclass(frozen=True)
+class Options:
+    """The planning and execution options of a :func:`run_experiments` call, as an executor
+    needs them to re-plan a run in another process (:func:`replan`)."""
+
+    seeds: int | None = None
+    sets: tuple[str, ...] = ()
+    device: str | None = None
+    data_dir: str | None = None
+    chunk_seconds: float = 2.0
+    overwrite: bool = False
+
+
+# executor(runs, pending indices, store, progress, options) -> {index: RunOutcome}; it must
+# call progress.run_start / step / run_end for the runs it executes (in this process) and let
+# KeyboardInterrupt propagate.
+Executor = Callable[[list[PlannedRun], list[int], Any, Progress, Options], dict[int, RunOutcome]]
+
+
+def replan(experiment_id: str, scale: str, run_id_: str, options: Options) -> PlannedRun:
+    """The planned run ``run_id_`` of a registered experiment, planned again from its id (how a
+    worker process or a remote task gets its run: only ids and options travel)."""
+    from .registry import get
+
+    runs = plan(get(experiment_id), scale, seeds=options.seeds, sets=options.sets,
+                device=options.device, data_dir=options.data_dir)
+    for r in runs:
+        if r.run_id == run_id_:
+            return r
+    raise PlanError(f"{experiment_id} ({scale}) has no run {run_id_!r}")
+
+
+def registered(runs: list[PlannedRun]) -> bool:
+    """Whether every run's experiment is the registered one of its id (so it can be
+    re-planned elsewhere with :func:`replan`)."""
+    return _registered(runs)
+
+
 def _registered(runs: list[PlannedRun]) -> bool:
     from .registry import UnknownExperiment, get
 
@@ -320,8 +375,9 @@ def _registered(runs: list[PlannedRun]) -> bool:
         return False
 
 
-class _QueueProgress(Progress):
-    """Forwards ``step`` calls from a worker process to the parent."""
+class QueueProgress(Progress):
+    """Forwards ``run_start`` and ``step`` calls from a worker process to the parent (which
+    replays them with :func:`drain_progress`)."""
 
     def __init__(self, queue):
         self.queue = queue
@@ -333,66 +389,76 @@ class _QueueProgress(Progress):
         self.queue.put(("start", index, resumed_at))
 
 
-def _worker(experiment_id, scale, seeds, sets, device, data_dir, run_id_, index, store, queue,
-            chunk_seconds, overwrite):
-    from .registry import get
-
-    exp = get(experiment_id)  # the leaf: its run ids are unique
-    runs = plan(exp, scale, seeds=seeds, sets=sets, device=device, data_dir=data_dir)
-    prun = next(r for r in runs if r.run_id == run_id_)
+def _worker(payload, queue) -> dict[int, RunOutcome]:
+    experiment_id, scale, run_id_, index, store, options = payload
+    prun = replan(experiment_id, scale, run_id_, options)
     try:
-        return execute(prun, store, progress=_QueueProgress(queue), index=index,
-                       chunk_seconds=chunk_seconds, overwrite=overwrite)
+        out = execute(prun, store, progress=QueueProgress(queue), index=index,
+                      chunk_seconds=options.chunk_seconds, overwrite=options.overwrite)
     except KeyboardInterrupt:
-        return RunOutcome(prun.run_id, prun.experiment.id, "interrupted")
+        out = RunOutcome(prun.run_id, prun.experiment.id, "interrupted")
+    return {index: out}
 
 
 def _run_parallel(runs, done, store, progress, jobs, chunk_seconds, overwrite, sets, device,
                   data_dir, seeds) -> dict[int, RunOutcome]:
-    import multiprocessing as mp
-    import queue as queue_mod
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
     outcomes: dict[int, RunOutcome] = {}
     for i, prun in enumerate(runs):
         if done[i]:
-            outcomes[i] = RunOutcome(prun.run_id, prun.experiment.id, "skipped",
-                                     path=str(_run_dir(store, prun)))
+            outcomes[i] = skipped_outcome(store, prun)
             progress.run_end(i, prun, outcomes[i])
+    options = Options(seeds, tuple(sets), device, data_dir, chunk_seconds, overwrite)
+    tasks = [([i], (runs[i].experiment.id, runs[i].scale, runs[i].run_id, i, store, options))
+             for i in range(len(runs)) if not done[i]]
+    outcomes.update(run_pool(tasks, _worker, runs, progress, jobs))
+    return outcomes
+
+
+def run_pool(tasks: list[tuple[list[int], Any]], worker, runs: list[PlannedRun],
+             progress: Progress, jobs: int) -> dict[int, RunOutcome]:
+    """Execute ``tasks`` (``(run indices, payload)``) in ``jobs`` worker processes (spawned).
+
+    ``worker(payload, queue)``, a module-level function, returns ``{index: RunOutcome}`` and
+    reports progress through a :class:`QueueProgress` on ``queue``. The most expensive tasks
+    (by the scales' estimated CPU minutes) start first, so that no worker idles at the end.
+    A crashed worker fails its runs; an ``"interrupted"`` outcome (Ctrl-C) stops the pool and
+    raises ``KeyboardInterrupt``."""
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    def cost(task):
+        total = 0.0
+        for i in task[0]:
+            sc = runs[i].experiment.scales.get(runs[i].scale)
+            n = sum(r.experiment is runs[i].experiment for r in runs)
+            total += (sc.est_cpu_minutes or 0.0) / max(n, 1) if sc is not None else 0.0
+        return -total
+
+    outcomes: dict[int, RunOutcome] = {}
     ctx = mp.get_context("spawn")
     manager = ctx.Manager()
     q = manager.Queue()
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx)
-    futures = {}
-    def cost(i):  # longest runs first, so that no worker idles at the end
-        sc = runs[i].experiment.scales.get(runs[i].scale)
-        n = sum(r.experiment is runs[i].experiment for r in runs)
-        return -((sc.est_cpu_minutes or 0.0) / max(n, 1) if sc is not None else 0.0)
-
     try:
-        for i in sorted(range(len(runs)), key=cost):
-            prun = runs[i]
-            if not done[i]:
-                fut = pool.submit(_worker, prun.experiment.id, prun.scale, seeds, list(sets),
-                                  device, data_dir, prun.run_id, i, store, q, chunk_seconds,
-                                  overwrite)
-                futures[fut] = i
+        futures = {pool.submit(worker, payload, q): indices
+                   for indices, payload in sorted(tasks, key=cost)}
         remaining = set(futures)
         while remaining:
             finished, remaining = wait(remaining, timeout=0.2, return_when=FIRST_COMPLETED)
-            _drain(q, progress, runs, queue_mod)
+            drain_progress(q, progress, runs)
             for fut in finished:
-                i = futures[fut]
                 try:
-                    out = fut.result()
-                except Exception as err:  # noqa: BLE001 -- a crashed worker: the run failed
-                    out = RunOutcome(runs[i].run_id, runs[i].experiment.id, "failed",
-                                     error=f"{type(err).__name__}: {err}")
-                outcomes[i] = out
-                progress.run_end(i, runs[i], out)
-                if out.status == "interrupted":
+                    got = fut.result()
+                except Exception as err:  # noqa: BLE001 -- a crashed worker: its runs failed
+                    got = {i: RunOutcome(runs[i].run_id, runs[i].experiment.id, "failed",
+                                         error=f"{type(err).__name__}: {err}")
+                           for i in futures[fut]}
+                for i, out in got.items():
+                    outcomes[i] = out
+                    progress.run_end(i, runs[i], out)
+                if any(out.status == "interrupted" for out in got.values()):
                     raise KeyboardInterrupt
-        _drain(q, progress, runs, queue_mod)
+        drain_progress(q, progress, runs)
     except KeyboardInterrupt:
         pool.shutdown(wait=False, cancel_futures=True)
         manager.shutdown()
@@ -402,7 +468,10 @@ def _run_parallel(runs, done, store, progress, jobs, chunk_seconds, overwrite, s
     return outcomes
 
 
-def _drain(q, progress, runs, queue_mod) -> None:
+def drain_progress(q, progress: Progress, runs: list[PlannedRun]) -> None:
+    """Replay the messages a :class:`QueueProgress` has queued so far on ``progress``."""
+    import queue as queue_mod
+
     while True:
         try:
             msg = q.get_nowait()
@@ -486,7 +555,7 @@ def execute(prun: PlannedRun, store, *, progress: Progress | None = None, index:
                       path=str(handle.dir))
 
 
-def _measure_steps(exp: Experiment, total: int) -> dict[int, list]:
+def measure_steps(exp: Experiment, total: int) -> dict[int, list]:
     steps: dict[int, list] = {}
     for m in exp.measures:
         for a in m.at:
@@ -506,7 +575,7 @@ def _save_measured(path: Path, measured: dict[int, list[dict]]) -> None:
     tmp.replace(path)
 
 
-def _total_steps(cfg: TrainConfig, splits) -> int:
+def total_steps_of(cfg: TrainConfig, splits) -> int:
     from nclab.train import make_sampler
     from nclab.train.optim import total_steps
 
@@ -529,8 +598,8 @@ def _train(prun: PlannedRun, handle, progress: Progress, index: int, chunk_secon
     measured_path = out_dir / MEASURES_FILE
     measured = _load_measured(measured_path)
     splits = build_data(cfg)
-    total = _total_steps(cfg, splits)
-    wanted = _measure_steps(exp, total)
+    total = total_steps_of(cfg, splits)
+    wanted = measure_steps(exp, total)
     step = resumed_at or 0
     lost = [s for s in wanted if s < step and s not in measured]
     progress.step(index, step, total, math.nan)
@@ -554,18 +623,41 @@ def _train(prun: PlannedRun, handle, progress: Progress, index: int, chunk_secon
         progress.step(index, step, total,
                       float(result.loss_trace[-1]) if len(result.loss_trace) else math.nan)
         if step in wanted and step not in measured and not result.diverged:
-            measured[step] = _measure(prun, result, splits, step, total, wanted[step])
+            measured[step] = measure_rows(prun, result.model, splits, step, total, wanted[step],
+                                          result.final_metrics, result.loss_parts)
             _save_measured(measured_path, measured)
         if step >= total or result.diverged:
             break
 
-    names = dict(exp.layer_names(cfg)) if exp.layer_names is not None else {}
-    rows = _records(result.records, names)
+    rows = run_rows(prun, result, measured)
+    summary = train_summary(prun, result, step, total, time.perf_counter() - t_start, resumed_at)
+    if lost:
+        summary["measures_lost"] = (f"measures at steps {sorted(lost)} were lost by an "
+                                    "interruption before they were saved")
+    return rows, summary
+
+
+def layer_names(prun: PlannedRun) -> dict:
+    """The experiment's renaming of the probe's layers for this run's config."""
+    exp = prun.experiment
+    return dict(exp.layer_names(prun.config)) if exp.layer_names is not None else {}
+
+
+def run_rows(prun: PlannedRun, result, measured: dict[int, list[dict]]) -> list[dict]:
+    """A finished training run's store rows: the probe's records, the measures taken
+    (``{step: rows}``) and on layer ``model`` the final objective (``final/loss``...)."""
+    rows = _records(result.records, layer_names(prun))
     for s, mrows in sorted(measured.items()):
         rows += [dict(r, step=s) for r in mrows]
-    rows += [{"step": step, "layer": "model", "metric": f"final/{k}", "value": float(v)}
+    rows += [{"step": result.steps, "layer": "model", "metric": f"final/{k}", "value": float(v)}
              for k, v in (result.loss_parts or {}).items()]
-    summary = {
+    return rows
+
+
+def train_summary(prun: PlannedRun, result, step: int, total: int, seconds: float,
+                  resumed_at: int | None, **extra) -> dict:
+    """The ``summary.json`` body of a finished training run."""
+    return {
         "kind": "train",
         "steps": step,
         "total_steps": total,
@@ -574,22 +666,19 @@ def _train(prun: PlannedRun, handle, progress: Progress, index: int, chunk_secon
         "loss_preset": result.loss_preset,
         "loss_parts": result.loss_parts,
         "resumed_at": resumed_at,
-        "seconds": time.perf_counter() - t_start,
-        "final": _final_by_layer(result.final_metrics, names),
+        "seconds": seconds,
+        "final": _final_by_layer(result.final_metrics, layer_names(prun)),
+        **extra,
     }
-    if lost:
-        summary["measures_lost"] = (f"measures at steps {sorted(lost)} were lost by an "
-                                    "interruption before they were saved")
-    return rows, summary
 
 
-def _measure(prun: PlannedRun, result, splits, step: int, total: int, measures) -> list[dict]:
-    exp = prun.experiment
+def measure_rows(prun: PlannedRun, model, splits, step: int, total: int, measures,
+                 final_metrics: dict, loss_parts: dict | None) -> list[dict]:
+    """Rows ``{"layer", "metric", "value"}`` of ``measures`` on ``model`` at ``step``."""
     ctx = Context(
-        model=result.model, config=prun.config, train=splits.train, test=splits.test,
+        model=model, config=prun.config, train=splits.train, test=splits.test,
         step=step, total=total, params=dict(prun.params), seed=prun.seed,
-        final_metrics=result.final_metrics, loss_parts=result.loss_parts or {},
-        names=dict(exp.layer_names(prun.config)) if exp.layer_names is not None else {},
+        final_metrics=final_metrics, loss_parts=loss_parts or {}, names=layer_names(prun),
     )
     rows = []
     for m in measures:

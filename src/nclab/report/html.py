@@ -173,7 +173,7 @@ def _header(experiment, results) -> str:
 
 def _claims_section(experiment, outcomes: list[ClaimOutcome]) -> str:
     if not experiment.claims:
-        return "<h2>Claims</h2>\n<p>This experiment states no claims.</p>"
+        return "<h2 id=\"claims\">Claims</h2>\n<p>This experiment states no claims.</p>"
     counts = {s: sum(o.status == s for o in outcomes) for s in CLAIM_STATUSES}
     tally = ", ".join(f"{n} {s}" for s, n in counts.items())
     rows = []
@@ -185,7 +185,7 @@ def _claims_section(experiment, outcomes: list[ClaimOutcome]) -> str:
             f"<td>{_e(o.measured)}</td><td>{_e(o.threshold)}</td><td>{_e(o.reason)}</td></tr>"
         )
     return (
-        f"<h2>Claims</h2>\n<p>{_e(tally)}</p>\n<table class=\"claims\">"
+        f"<h2 id=\"claims\">Claims</h2>\n<p>{_e(tally)}</p>\n<table class=\"claims\">"
         "<tr><th>#</th><th>claim</th><th>source</th><th>status</th><th>measured</th>"
         "<th>threshold</th><th>reason</th></tr>" + "".join(rows) + "</table>"
     )
@@ -193,9 +193,9 @@ def _claims_section(experiment, outcomes: list[ClaimOutcome]) -> str:
 
 def _figures_section(figures: list[PanelFigure], out_dir: Path, inline: bool) -> str:
     if not figures:
-        return "<h2>Figures</h2>\n<p>This experiment defines no panels.</p>"
+        return "<h2 id=\"figures\">Figures</h2>\n<p>This experiment defines no panels.</p>"
     items = []
-    for f in figures:
+    for k, f in enumerate(figures):
         if inline:
             data = base64.b64encode(f.png.read_bytes()).decode("ascii")
             img = f"<img src=\"data:image/png;base64,{data}\" alt=\"{_e(f.panel.title)}\">"
@@ -211,8 +211,10 @@ def _figures_section(figures: list[PanelFigure], out_dir: Path, inline: bool) ->
         for note in f.notes:
             caption += f"<br>{_e(note)}"
         wide = " class=\"wide\"" if f.panel.kind in PER_LAYER_KINDS else ""
-        items.append(f"<figure{wide}>{img}<figcaption>{caption}</figcaption></figure>")
-    return "<h2>Figures</h2>\n<div class=\"figures\">\n" + "\n".join(items) + "\n</div>"
+        items.append(f"<figure id=\"fig-{k}\"{wide}>{img}<figcaption>{caption}</figcaption>"
+                     "</figure>")
+    return ("<h2 id=\"figures\">Figures</h2>\n<div class=\"figures\">\n" + "\n".join(items)
+            + "\n</div>")
 
 
 def _fmt(x: float) -> str:

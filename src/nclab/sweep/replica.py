@@ -25,7 +25,7 @@ from nclab.train import (
     make_sampler,
 )
 from nclab.train.divergence import Diverged, check_parameters, loss_cause
-from nclab.train.loop import _loss_parts, _restore_last_good
+from nclab.train.loop import loss_parts_of, restore_last_good
 from nclab.train.losses import describe
 
 
@@ -76,7 +76,7 @@ class Replica:
 
     def finish(self, step: int, train: TrainSet) -> None:
         """The last step: the final loss decomposition (a non-finite loss is a divergence)."""
-        self.parts = _loss_parts(self.model, self.objective, train, self.cfg)
+        self.parts = loss_parts_of(self.model, self.objective, train, self.cfg)
         self.steps, self.trace_len = step, step
         if not math.isfinite(self.parts["loss"]):
             self.divergence = f"diverged at step {step}: {loss_cause(self.parts['loss'], self.model)}"
@@ -89,9 +89,9 @@ class Replica:
         """The :class:`RunResult` that ``nclab.train.run`` would return (no run directory)."""
         divergence = self.divergence
         if divergence is not None:
-            divergence, restored = _restore_last_good(self.model, None, divergence)
+            divergence, restored = restore_last_good(self.model, None, divergence)
             if restored or self.parts is None:
-                self.parts = _loss_parts(self.model, self.objective, train, self.cfg)
+                self.parts = loss_parts_of(self.model, self.objective, train, self.cfg)
         last = max((r["step"] for r in self.records), default=None)
         final = {(r["split"], r["layer"], r["metric"]): r["value"]
                  for r in self.records if r["step"] == last}

@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import torch
+from torch import nn
 
 from nclab.train import RunResult, TrainConfig, build_data, lr_at, probe_steps
 from nclab.train.build import output_dim
+from nclab.train.loop import loss_parts_of
 from nclab.train.optim import total_steps
 
 from .batches import StackedBatches, train_set
@@ -41,9 +43,16 @@ from .replica import Replica
 from .stacked import StackedNet
 from .update import ParameterStack, penalty_coefficients
 
+# on_step(step, index, model, loss_parts, last_probe): a snapshot of replica ``index`` at ``step``
+StepHook = Callable[[int, int, nn.Module, dict, dict], None]
+# on_progress(step, total, {index: batch loss}) for the live replicas
+ProgressHook = Callable[[int, int, dict], None]
+
 
 def run_vectorised(
-    configs: Sequence[TrainConfig], *, max_replicas: int | None = None, compile: bool = False
+    configs: Sequence[TrainConfig], *, max_replicas: int | None = None, compile: bool = False,
+    at_steps: Iterable[int] = (), on_step: StepHook | None = None,
+    on_progress: ProgressHook | None = None, progress_seconds: float = 1.0,
 ) -> list[RunResult]:
     """Train every config as a replica of one batched run; results in input order.
 
@@ -52,6 +61,13 @@ def run_vectorised(
     that many replicas at once (consecutive chunks). ``compile``: ``torch.compile`` the whole
     step (compiles for seconds, reused by later groups of the same shapes; falls back to eager
     mode with a warning if compilation fails).
+
+    ``on_step(step, i, model, loss_parts, last_probe)`` is called for every live replica i
+    (index into ``configs``) at each step of ``at_steps`` (after that step's probe; the end,
+    ``total``, after the final decomposition): ``model`` holds the replica's parameters,
+    ``loss_parts`` the objective's decomposition there, ``last_probe`` the replica's latest
+    probe values ``{(split, layer, metric): value}``. ``on_progress(step, total, losses)``
+    is called about every ``progress_seconds`` with the live replicas' batch losses.
     """
     configs = list(configs)
     for i, cfg in enumerate(configs):
@@ -67,18 +83,43 @@ def run_vectorised(
         if configs[0].threads is not None:
             torch.set_num_threads(configs[0].threads)
         try:
+            hooks = _Hooks(set(at_steps), on_step, on_progress, progress_seconds, chunk)
             with torch.enable_grad():
-                results += _Group([configs[i] for i in chunk], compile).run()
+                results += _Group([configs[i] for i in chunk], compile, hooks).run()
         finally:
             torch.set_num_threads(threads)
     return results
 
 
+class _Hooks:
+    """The caller's callbacks, with replica numbers mapped back to ``configs`` indices."""
+
+    def __init__(self, at_steps, on_step, on_progress, seconds, index):
+        self.at_steps, self.on_step, self.on_progress = at_steps, on_step, on_progress
+        self.seconds, self.index, self.last = seconds, index, time.perf_counter()
+
+    def snapshot(self, step: int, i: int, replica: Replica, parts: dict) -> None:
+        if self.on_step is not None and step in self.at_steps:
+            last = max((r["step"] for r in replica.records), default=None)
+            probe = {(r["split"], r["layer"], r["metric"]): r["value"]
+                     for r in replica.records if r["step"] == last}
+            self.on_step(step, self.index[i], replica.model, parts, probe)
+
+    def progress(self, step: int, total: int, live: list[int], values, force=False) -> None:
+        now = time.perf_counter()
+        if self.on_progress is None or (not force and now - self.last < self.seconds):
+            return
+        self.last = now
+        losses = values.tolist() if values is not None else [math.nan] * len(live)
+        self.on_progress(step, total, {self.index[i]: v for i, v in zip(live, losses, strict=True)})
+
+
 class _Group:
     """One batched run: set-up, then :meth:`run`."""
 
-    def __init__(self, configs: list[TrainConfig], compile: bool):
+    def __init__(self, configs: list[TrainConfig], compile: bool, hooks: _Hooks | None = None):
         self.t0 = time.perf_counter()
+        self.hooks = hooks or _Hooks(set(), None, None, 1.0, list(range(len(configs))))
         cfg = self.cfg = configs[0]
         splits = build_data(cfg)
         K, out_dim = splits.train.K, output_dim(cfg, splits.train.K)
@@ -112,16 +153,23 @@ class _Group:
     def run(self) -> list[RunResult]:
         cfg = self.cfg
         pending = probe_steps(self.total, cfg.probe) if cfg.probe.enabled else []
+        snaps = sorted(s for s in self.hooks.at_steps if s < self.total)
         step = 0
         while self.live:
             if pending and pending[0] == step:
                 pending.pop(0)
                 if not self._probe(step):
                     continue  # this step again, without the replicas stopped by the probe
+            if snaps and snaps[0] == step:
+                snaps.pop(0)
+                self._snapshot(step)
             if step == self.total:
                 for row, i in enumerate(self.live):
                     self.stack.load(row, self.replicas[i].model)
                     self.replicas[i].finish(step, self.train)
+                    if self.replicas[i].divergence is None:
+                        self.hooks.snapshot(step, i, self.replicas[i], self.replicas[i].parts)
+                self.hooks.progress(step, self.total, self.live, None, force=True)
                 self._drop(list(range(len(self.live))))
                 break
             self._train_step(step)
@@ -129,6 +177,12 @@ class _Group:
         trace = self.trace.numpy()
         return [r.result(self.train, trace[:, i], self.total)
                 for i, r in enumerate(self.replicas)]
+
+    def _snapshot(self, step: int) -> None:
+        for row, i in enumerate(self.live):
+            r = self.replicas[i]
+            self.stack.load(row, r.model)
+            self.hooks.snapshot(step, i, r, loss_parts_of(r.model, r.objective, self.train, r.cfg))
 
     def _lr(self, i: int, step: int) -> float:
         return lr_at(step, self.total, self.replicas[i].cfg.optim.lr, self.cfg.schedule)
@@ -162,6 +216,7 @@ class _Group:
             with torch.no_grad():
                 value = loss.detach() + stack.penalty()
         self.trace[step].index_copy_(0, self.cols, value.to(device="cpu", dtype=torch.float64))
+        self.hooks.progress(step, self.total, live, self.trace[step, self.cols])
         bad: list[int] = []
         if not math.isfinite(value.sum().item()):  # one sync; then find the culprits
             bad = [row for row, v in enumerate(value.tolist()) if not math.isfinite(v)]

@@ -188,7 +188,7 @@ def _run(cfg: TrainConfig, out_dir, resume, max_steps, verbose) -> RunResult:
             divergence = str(err)
             break
         if step == stop:
-            parts = _loss_parts(model, objective, train, cfg)
+            parts = loss_parts_of(model, objective, train, cfg)
             if not math.isfinite(parts["loss"]):
                 divergence = f"diverged at step {step}: {loss_cause(parts['loss'], model)}"
             elif save is not None:
@@ -214,9 +214,9 @@ def _run(cfg: TrainConfig, out_dir, resume, max_steps, verbose) -> RunResult:
 
     # ---- wrap-up -----------------------------------------------------------------------------
     if divergence is not None:
-        divergence, restored = _restore_last_good(model, out_dir, divergence)
+        divergence, restored = restore_last_good(model, out_dir, divergence)
         if restored or parts is None:
-            parts = _loss_parts(model, objective, train, cfg)
+            parts = loss_parts_of(model, objective, train, cfg)
     last = max((r["step"] for r in records), default=None)
     final = {(r["split"], r["layer"], r["metric"]): r["value"] for r in records if r["step"] == last}
     result = RunResult(
@@ -258,7 +258,7 @@ def _start_or_resume(cfg, out_dir: Path, resume: bool, model, optimizer, sampler
     return state
 
 
-def _restore_last_good(model: nn.Module, out_dir: Path | None, message: str):
+def restore_last_good(model: nn.Module, out_dir: Path | None, message: str):
     """Load the newest checkpoint (the last good state) into ``model``; the message says so."""
     latest = None if out_dir is None else latest_checkpoint(out_dir)
     if latest is None:
@@ -267,7 +267,7 @@ def _restore_last_good(model: nn.Module, out_dir: Path | None, message: str):
     return message + f"; the model holds the last good checkpoint (step {step}, {latest})", True
 
 
-def _loss_parts(model, objective: Objective, train: TrainSet, cfg: TrainConfig) -> dict:
+def loss_parts_of(model, objective: Objective, train: TrainSet, cfg: TrainConfig) -> dict:
     """Decomposition of the objective on the whole training set, in training mode (BatchNorm
     running statistics are preserved by ``layer_outputs``)."""
     sums: dict[str, float] = {}

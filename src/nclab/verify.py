@@ -1,0 +1,300 @@
+"""``nclab verify``: run (or reuse) experiments, check every claim of the papers, and report.
+
+:func:`verify` runs each experiment's grid at a scale (finished runs in the store are reused),
+evaluates its claims (:attr:`nclab.experiments.Experiment.claims`) on the stored results,
+rebuilds its HTML report and times it. :func:`write_reproduction_html` writes one page with
+every claim -- PASS / FAIL / NOT-RUN, measured value, threshold or reason -- linked to the
+figure of its experiment's report; :func:`status_markdown` the README's table.
+
+A claim is NOT-RUN when the scale cannot show it (the claim says at which scales it is
+meaningful, with the reason) or when its runs are missing; NOT-RUN never counts as a pass
+or a failure. The exit code of ``nclab verify`` is 0 only if every evaluated claim passes.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nclab import __version__
+
+STATUSES = ("PASS", "FAIL", "NOT-RUN")
+
+
+@dataclass
+class ClaimCheck:
+    """One claim's verdict, with where to see its evidence (``figure``: a panel index of the
+    experiment's report, or None)."""
+
+    text: str
+    source: str
+    status: str
+    measured: str = ""
+    threshold: str = ""
+    reason: str = ""
+    figure: int | None = None
+
+
+@dataclass
+class ExperimentCheck:
+    """The verdicts of one (leaf) experiment at one scale."""
+
+    experiment: str
+    paper: str
+    figure: str
+    title: str
+    scale: str
+    seconds: float = 0.0  # wall time of this call (training + evaluation + report)
+    compute_seconds: float = 0.0  # training time recorded by the stored runs
+    runs: int = 0  # finished runs in the store
+    trained: int = 0  # runs trained by this call
+    failed: int = 0
+    interrupted: bool = False
+    report: str | None = None
+    error: str = ""
+    claims: list[ClaimCheck] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {s: sum(c.status == s for c in self.claims) for s in STATUSES}
+
+
+def _strings(obj, seen=None) -> set[str]:
+    """Every string captured by a check function (its closure, recursively)."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return set()
+    seen.add(id(obj))
+    out: set[str] = set()
+    if isinstance(obj, str):
+        return {obj}
+    if isinstance(obj, (tuple, list, set, frozenset)):
+        for x in obj:
+            out |= _strings(x, seen)
+    elif callable(obj):
+        for cell in getattr(obj, "__closure__", None) or ():
+            try:
+                out |= _strings(cell.cell_contents, seen)
+            except ValueError:  # an empty cell
+                pass
+    return out
+
+
+def claim_figure(experiment, claim) -> int | None:
+    """The index of the report figure that shows a claim's evidence: the first panel of the
+    metric the check reads, else the first panel of a layer it reads, else the only panel;
+    None when that cannot be told (the link then goes to the report's claims)."""
+    names = _strings(claim.check)
+    panels = experiment.panels
+    for k, panel in enumerate(panels):
+        if panel.metric in names:
+            return k
+    for k, panel in enumerate(panels):
+        if names & set(panel.layers or ()):
+            return k
+    return 0 if len(panels) == 1 else None
+
+
+def check_experiment(experiment, store, scale: str, *, run: bool = True, executor=None,
+                     progress=None, report: bool = True) -> ExperimentCheck:
+    """Run (``run``; finished runs are reused) and evaluate one leaf experiment."""
+    from nclab.experiments.runner import evaluate, run_experiment
+
+    t0 = time.perf_counter()
+    out = ExperimentCheck(experiment.id, experiment.paper, experiment.figure, experiment.title,
+                          scale)
+    if run and scale in experiment.scales:
+        outcome = run_experiment(experiment, store, scale, executor=executor, progress=progress)
+        out.trained = sum(r.status == "finished" for r in outcome.runs)
+        out.failed = len(outcome.failed)
+        out.interrupted = outcome.interrupted
+        if outcome.failed:
+            out.error = outcome.failed[0].error
+    if scale in experiment.scales:
+        results = store.results(experiment.id, scale)
+        finished = [r for r in store.runs(experiment.id, scale=scale) if r["status"] == "finished"]
+        out.runs = len(finished)
+        out.compute_seconds = sum(_seconds(store, experiment.id, scale, r) for r in finished)
+        verdicts = evaluate(experiment, results)
+        if report and not out.interrupted:
+            out.report = str(_report(store, experiment, scale, [o for _, o in verdicts]))
+    else:
+        verdicts = [(c.text, None) for c in experiment.claims]
+    for claim, (_, o) in zip(experiment.claims, verdicts, strict=True):
+        if o is None:
+            check = ClaimCheck(claim.text, claim.source, "NOT-RUN",
+                               reason=f"{experiment.id} has no {scale!r} scale")
+        else:
+            check = ClaimCheck(claim.text, claim.source, o.status, o.measured, o.threshold,
+                               o.reason)
+        check.figure = claim_figure(experiment, claim)
+        out.claims.append(check)
+    out.seconds = time.perf_counter() - t0
+    return out
+
+
+def _seconds(store, exp_id: str, scale: str, run: dict) -> float:
+    import json
+
+    path = store.run_dir(exp_id, scale, run["run_id"]) / "summary.json"
+    try:
+        return float(json.loads(path.read_text()).get("summary", {}).get("seconds", 0.0))
+    except (OSError, ValueError, TypeError):
+        return 0.0
+
+
+def _report(store, experiment, scale, outcomes) -> Path:
+    import numpy as np
+
+    from nclab.report import build_report
+
+    with np.errstate(invalid="ignore"):
+        return build_report(store, experiment, scale, claims=outcomes)
+
+
+def verify(experiments: Sequence, store, scale: str, *, run: bool = True, executor=None,
+           progress_factory=None, on_done=None) -> list[ExperimentCheck]:
+    """:func:`check_experiment` for every leaf of ``experiments`` (skipped ones are listed
+    with every claim NOT-RUN and the reason). ``progress_factory(leaf)``: a progress display
+    per experiment; ``on_done(check)``: called after each (printing as they finish). Stops
+    after an interruption (Ctrl-C), returning what was checked."""
+    checks = []
+    for exp in experiments:
+        for leaf in exp.leaves():
+            if leaf.skipped:
+                check = ExperimentCheck(leaf.id, leaf.paper, leaf.figure, leaf.title, scale,
+                                        error=f"skipped: {leaf.skipped}")
+                check.claims = [ClaimCheck(c.text, c.source, "NOT-RUN", reason=leaf.skipped)
+                                for c in leaf.claims]
+            else:
+                progress = progress_factory(leaf) if progress_factory is not None else None
+                check = check_experiment(leaf, store, scale, run=run, executor=executor,
+                                         progress=progress)
+            checks.append(check)
+            if on_done is not None:
+                on_done(check)
+            if check.interrupted:
+                return checks
+    return checks
+
+
+def exit_code(checks: Sequence[ExperimentCheck]) -> int:
+    """0 if every evaluated claim passed and nothing failed or was interrupted, else 1."""
+    bad = any(c.status == "FAIL" for ch in checks for c in ch.claims)
+    return 1 if bad or any(ch.failed or ch.interrupted for ch in checks) else 0
+
+
+# ---- outputs ---------------------------------------------------------------------------------
+def _e(x) -> str:
+    return html.escape(str(x))
+
+
+_CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:80em}
+table{border-collapse:collapse;width:100%}td,th{border:1px solid #ccc;padding:.3em .5em;
+vertical-align:top;text-align:left}th{background:#f4f4f4}.PASS{color:#07702b;font-weight:bold}
+.FAIL{color:#b00020;font-weight:bold}.NOT-RUN{color:#8a6100}.num{text-align:right}
+.meta{color:#666;font-size:.9em}"""
+
+
+def write_reproduction_html(checks: Sequence[ExperimentCheck], path) -> Path:
+    """One static page: a summary per experiment and every claim, each linked to the figure of
+    its experiment's report (relative links; no external assets)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    totals = {s: sum(ch.counts[s] for ch in checks) for s in STATUSES}
+    scales = sorted({ch.scale for ch in checks})
+    rows = []
+    for ch in checks:
+        href = None
+        if ch.report:
+            href = os.path.relpath(ch.report, path.parent).replace(os.sep, "/")
+        name = f"<a href=\"{_e(href)}\">{_e(ch.experiment)}</a>" if href else _e(ch.experiment)
+        note = f"<br><span class=\"meta\">{_e(ch.error)}</span>" if ch.error else ""
+        for k, c in enumerate(ch.claims):
+            link = ""
+            if href:
+                anchor = f"#fig-{c.figure}" if c.figure is not None else "#claims"
+                link = f"<a href=\"{_e(href + anchor)}\">figure</a>"
+            detail = c.threshold if c.status != "NOT-RUN" else c.reason
+            head = (f"<td rowspan=\"{len(ch.claims)}\">{name} ({_e(ch.figure)}){note}<br>"
+                    f"<span class=\"meta\">{ch.runs} runs, {ch.seconds:.0f} s</span></td>"
+                    if k == 0 else "")
+            rows.append(f"<tr>{head}<td class=\"{_e(c.status)}\">{_e(c.status)}</td>"
+                        f"<td>{_e(c.text)}<br><span class=\"meta\">{_e(c.source)}</span></td>"
+                        f"<td>{_e(c.measured)}</td><td>{_e(detail)}</td><td>{link}</td></tr>")
+        if not ch.claims:
+            rows.append(f"<tr><td>{name}{note}</td><td colspan=\"5\">no claims</td></tr>")
+    page = (
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        f"<title>nclab reproduction ({_e(', '.join(scales))})</title>\n<style>{_CSS}</style>\n"
+        "</head>\n<body>\n<h1>Reproduction status</h1>\n"
+        f"<p>Scale {_e(', '.join(scales))}: {len(checks)} experiments, "
+        f"<span class=\"PASS\">{totals['PASS']} PASS</span>, "
+        f"<span class=\"FAIL\">{totals['FAIL']} FAIL</span>, "
+        f"<span class=\"NOT-RUN\">{totals['NOT-RUN']} NOT-RUN</span>.</p>\n"
+        "<table><tr><th>experiment</th><th>status</th><th>claim</th><th>measured</th>"
+        "<th>threshold / reason</th><th>evidence</th></tr>\n" + "\n".join(rows) +
+        f"\n</table>\n<p class=\"meta\">Generated {time.strftime('%Y-%m-%d %H:%M:%S')} by "
+        f"nclab {_e(__version__)}.</p>\n</body>\n</html>\n"
+    )
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(page)
+    tmp.replace(path)
+    return path
+
+
+def _md(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def status_markdown(checks: Sequence[ExperimentCheck], command: str) -> str:
+    """The README's "Reproduction status" block: per-experiment counts and wall time, then
+    every claim that did not pass (FAIL, and NOT-RUN with its reason)."""
+    totals = {s: sum(ch.counts[s] for ch in checks) for s in STATUSES}
+    wall = sum(ch.seconds for ch in checks)
+    lines = [
+        f"Generated by `{command}` (nclab {__version__}, {time.strftime('%Y-%m-%d')}): "
+        f"{len(checks)} experiments, **{totals['PASS']} PASS, {totals['FAIL']} FAIL, "
+        f"{totals['NOT-RUN']} NOT-RUN**, wall time {wall / 60:.1f} min.",
+        "",
+        "| experiment | figure | PASS | FAIL | NOT-RUN | runs | wall time |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for ch in checks:
+        n = ch.counts
+        lines.append(f"| `{ch.experiment}` | {_md(ch.figure)} | {n['PASS']} | {n['FAIL']} | "
+                     f"{n['NOT-RUN']} | {ch.runs} | {ch.seconds:.0f} s |")
+    not_passed = [(ch, c) for ch in checks for c in ch.claims if c.status != "PASS"]
+    if not_passed:
+        lines += ["", "Claims that did not pass:", "",
+                  "| experiment | status | claim | measured | threshold / reason |",
+                  "|---|---|---|---|---|"]
+        for ch, c in not_passed:
+            detail = c.threshold if c.status == "FAIL" else c.reason
+            lines.append(f"| `{ch.experiment}` | {c.status} | {_md(c.text)} | "
+                         f"{_md(c.measured)} | {_md(detail)} |")
+    return "\n".join(lines) + "\n"
+
+
+START, END = "<!-- reproduction-status:start -->", "<!-- reproduction-status:end -->"
+
+
+def update_readme(path, block: str) -> None:
+    """Replace the text between the reproduction-status markers of ``path`` by ``block``."""
+    path = Path(path)
+    text = path.read_text()
+    if START not in text or END not in text:
+        raise ValueError(f"{path} has no {START} ... {END} markers")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    path.write_text(f"{head}{START}\n{block}{END}{tail}")
+
+
+def as_json(checks: Sequence[ExperimentCheck]) -> list[dict]:
+    from dataclasses import asdict
+
+    return [dict(asdict(ch), counts=ch.counts) for ch in checks]

@@ -1,0 +1,113 @@
+"""``nclab verify``: runs or reuses stored runs, evaluates claims, writes reproduction.html,
+updates the README block; the exit code is 0 only if every evaluated claim passes."""
+
+import json
+import re
+
+import pytest
+
+from nclab.cli import main
+from nclab.experiments import checks as C
+from nclab.experiments import registry
+from nclab.experiments.spec import Claim
+from nclab.verify import (
+    END,
+    START,
+    ClaimCheck,
+    ExperimentCheck,
+    claim_figure,
+    exit_code,
+    status_markdown,
+    update_readme,
+    write_reproduction_html,
+)
+
+FAST = ["sukenik2024-fig1", "sukenik2024-fig3-left"]  # theory computations: seconds
+
+
+def test_verify_runs_then_reuses_and_links_claims_to_figures(tmp_path, capsys):
+    code = main(["verify", *FAST, "--scale", "smoke", "--out", str(tmp_path), "--json",
+                 "--quiet"])
+    got = json.loads(capsys.readouterr().out)
+    assert code == 0
+    exps = {e["experiment"]: e for e in got["experiments"]}
+    assert set(exps) == set(FAST)
+    assert all(e["counts"]["PASS"] >= 4 and e["counts"]["FAIL"] == 0 for e in exps.values())
+    assert exps["sukenik2024-fig3-left"]["trained"] == 21
+    page = (tmp_path / "reproduction.html").read_text()
+    assert page.count('class="PASS"') >= 11
+    links = re.findall(r'href="([^"]+)"', page)
+    assert any(link.endswith("report.html#fig-0") for link in links)
+    for link in links:  # every link resolves to a report with that figure
+        path, _, anchor = link.partition("#")
+        text = (tmp_path / path).read_text()
+        assert not anchor or f'id="{anchor}"' in text
+
+    code = main(["verify", *FAST, "--scale", "smoke", "--out", str(tmp_path), "--json",
+                 "--no-run", "--quiet"])
+    again = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert all(e["trained"] == 0 and e["runs"] >= 1 for e in again["experiments"])
+
+
+def test_verify_without_runs_is_not_run_and_passes(tmp_path, capsys):
+    code = main(["verify", "jacot2025-fig4", "--scale", "smoke", "--out", str(tmp_path),
+                 "--no-run", "--json", "--quiet"])
+    got = json.loads(capsys.readouterr().out)["experiments"][0]
+    assert code == 0 and got["runs"] == 0
+    assert {c["status"] for c in got["claims"]} == {"NOT-RUN"}
+    assert all(c["reason"] for c in got["claims"])
+
+
+def test_verify_bad_experiment_is_a_usage_error(tmp_path, capsys):
+    assert main(["verify", "nope-fig1", "--out", str(tmp_path)]) == 2
+    assert "nope-fig1" in capsys.readouterr().err
+
+
+def _check(*statuses, failed=0):
+    ch = ExperimentCheck("x-fig1", "x", "Fig 1", "t", "cpu", seconds=3.0, runs=2,
+                         failed=failed)
+    ch.claims = [ClaimCheck(f"claim {i} | with a pipe", "src", s, "1.0", "< 2",
+                            "" if s != "NOT-RUN" else "not meaningful")
+                 for i, s in enumerate(statuses)]
+    return ch
+
+
+def test_exit_code_counts_only_evaluated_claims():
+    assert exit_code([_check("PASS", "NOT-RUN")]) == 0
+    assert exit_code([_check("PASS", "FAIL")]) == 1
+    assert exit_code([_check("PASS", failed=1)]) == 1  # a failed run is not a pass
+
+
+def test_status_markdown_and_readme_block(tmp_path):
+    block = status_markdown([_check("PASS", "FAIL", "NOT-RUN")], "nclab verify --scale cpu")
+    assert "1 PASS, 1 FAIL, 1 NOT-RUN" in block
+    assert "claim 1 \\| with a pipe" in block and "not meaningful" in block
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# t\n{START}\nSTALE BLOCK\n{END}\nafter\n")
+    update_readme(readme, block)
+    text = readme.read_text()
+    assert "STALE BLOCK" not in text and block in text and text.endswith(f"{END}\nafter\n")
+    plain = tmp_path / "plain.md"
+    plain.write_text("no markers\n")
+    with pytest.raises(ValueError, match="markers"):
+        update_readme(plain, block)
+
+
+def test_reproduction_html_escapes_and_counts(tmp_path):
+    ch = _check("PASS", "FAIL")
+    ch.claims[0].text = "<script>alert(1)</script>"
+    page = write_reproduction_html([ch], tmp_path / "r.html").read_text()
+    assert "<script>" not in page and "1 PASS" in page and "1 FAIL" in page
+
+
+def test_claim_figure_finds_the_panel_of_the_checked_metric():
+    exp = registry.get("sukenik2024-fig2-top")
+    found = [claim_figure(exp, c) for c in exp.claims]
+    assert any(k is not None for k in found)
+    metrics = [p.metric for p in exp.panels]
+    for k in found:
+        assert k is None or 0 <= k < len(metrics)
+    fake = Claim("x", C.decreases(metrics[-1], ("model",)))
+    assert claim_figure(exp, fake) == metrics.index(metrics[-1])
+    assert claim_figure(exp, Claim("y", C.decreases("no_such_metric", ("no_such_layer",)))) is None

@@ -1,0 +1,178 @@
+"""Executors: a vectorised grid stores what the sequential runner stores; skip / retry logic;
+Ray and Slurm (submitit's local executor) backends give the local backend's results."""
+
+import math
+
+import pytest
+
+from nclab.experiments import checks as C
+from nclab.experiments import registry
+from nclab.experiments.common import dufm
+from nclab.experiments.measures import dufm_references, means_spectrum
+from nclab.experiments.runner import PlanError, Progress, plan, run_experiment
+from nclab.experiments.spec import Claim, Experiment, Scale
+from nclab.store import Store
+from nclab.sweep.backends import LocalExecutor, RayExecutor, SlurmExecutor, make_executor
+from nclab.sweep.execute import work_units
+
+
+def tiny(measures=(), seeds=3, grid=None):
+    return Experiment(
+        id="tiny-vmap", paper="test", figure="Fig 0", title="tiny DUFM grid",
+        base=dufm(4, 3, width=6, n=3, steps=90,
+                  extra=("probe.points=4", "threads=1", "dtype=float64")),
+        scales={"smoke": Scale(seeds=seeds, grid=grid or {"reg.weight_decay": [0.004, 0.01]})},
+        claims=(Claim("loss decreases", C.decreases("loss", ("model",)), scales=("smoke",),
+                      source="test"),),
+        measures=measures, source="test", description="test",
+    )
+
+
+def rows(store, exp_id, scale="smoke"):
+    res = store.results(exp_id, scale)
+    return {(r["run_id"], r["step"], r["layer"], r["metric"]): r["value"] for r in res.rows}
+
+
+def assert_same_rows(a: dict, b: dict, rtol=1e-8):
+    assert a.keys() == b.keys()
+    for k, va in a.items():
+        vb = b[k]
+        if k[3].startswith("nc2_cond") or not math.isfinite(va):  # rounding-noise metrics
+            continue
+        assert vb == pytest.approx(va, rel=rtol, abs=1e-10), k
+
+
+class Recorder(Progress):
+    def __init__(self):
+        self.events = []
+
+    def run_start(self, index, prun, resumed_at):
+        self.events.append(("start", index))
+
+    def step(self, index, step, total, loss):
+        self.events.append(("step", index, step))
+
+    def run_end(self, index, prun, outcome):
+        self.events.append(("end", index, outcome.status))
+
+
+def test_work_units_group_compatible_training_runs():
+    runs = plan(tiny(), "smoke")
+    assert work_units(runs, list(range(6))) == [[0, 1, 2, 3, 4, 5]]
+    assert work_units(runs, [1, 4], max_replicas=1) == [[1], [4]]
+    assert work_units(runs, list(range(6)), vmap=False) == [[i] for i in range(6)]
+    theory = plan(registry.get("sukenik2024-fig3-left"), "smoke")
+    assert work_units(theory, [0, 1]) == [[0], [1]]  # computations are units of their own
+
+
+def test_vectorised_grid_stores_what_the_sequential_runner_stores(tmp_path):
+    exp = tiny(measures=(means_spectrum("hidden", at=(0.5, 1.0)), dufm_references()))
+    seq, vec = Store(tmp_path / "seq"), Store(tmp_path / "vec")
+    run_experiment(exp, seq, "smoke")
+    progress = Recorder()
+    out = run_experiment(exp, vec, "smoke", executor=LocalExecutor(), progress=progress)
+    assert [r.status for r in out.runs] == ["finished"] * 6
+    assert_same_rows(rows(seq, exp.id), rows(vec, exp.id))
+    for run in vec.runs(exp.id):
+        assert run["status"] == "finished"
+    assert {e[0] for e in progress.events} == {"start", "step", "end"}
+    assert sorted(e[1] for e in progress.events if e[0] == "end") == list(range(6))
+    again = run_experiment(exp, vec, "smoke", executor=LocalExecutor())
+    assert [r.status for r in again.runs] == ["skipped"] * 6
+
+
+def test_interrupted_group_is_trained_again(tmp_path):
+    exp = tiny(seeds=2, grid={"reg.weight_decay": [0.004]})
+    store = Store(tmp_path)
+
+    class Stop(Progress):
+        def step(self, index, step, total, loss):
+            if step > 30:
+                raise KeyboardInterrupt
+
+    out = run_experiment(exp, store, "smoke", executor=LocalExecutor(), progress=Stop())
+    assert out.interrupted
+    assert all(r["status"] != "finished" for r in store.runs(exp.id))
+    out = run_experiment(exp, store, "smoke", executor=LocalExecutor())
+    assert [r.status for r in out.runs] == ["finished", "finished"]
+    ref = Store(tmp_path / "ref")
+    run_experiment(exp, ref, "smoke", executor=LocalExecutor(vmap=False))
+    assert_same_rows(rows(ref, exp.id), rows(store, exp.id))
+
+
+def test_failed_group_marks_its_runs_failed_and_the_grid_goes_on(tmp_path, monkeypatch):
+    exp = tiny(seeds=2)
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr("nclab.sweep.execute.run_vectorised", boom)
+    out = run_experiment(exp, Store(tmp_path), "smoke", executor=LocalExecutor())
+    assert {r.status for r in out.runs} == {"failed"}
+    assert all("out of memory" in r.error for r in out.runs)
+
+
+def test_make_executor_and_bad_backend():
+    assert isinstance(make_executor("local", vmap=False), LocalExecutor)
+    assert isinstance(make_executor("ray", address="auto"), RayExecutor)
+    assert isinstance(make_executor("slurm"), SlurmExecutor)
+    with pytest.raises(PlanError, match="unknown backend"):
+        make_executor("mpi")
+    with pytest.raises(ValueError, match="jobs"):
+        LocalExecutor(jobs=0)
+
+
+def test_remote_backends_need_registered_experiments(tmp_path):
+    pytest.importorskip("submitit")
+    with pytest.raises(PlanError, match="registered"):
+        run_experiment(tiny(), Store(tmp_path), "smoke",
+                       executor=SlurmExecutor(cluster="local"))
+
+
+EXP = "sukenik2024-fig9-left"  # two compatible DUFM runs at smoke scale: one vectorised group
+
+
+@pytest.fixture(scope="module")
+def local_rows(tmp_path_factory):
+    store = Store(tmp_path_factory.mktemp("local"))
+    out = run_experiment(registry.get(EXP), store, "smoke", executor=LocalExecutor())
+    assert {r.status for r in out.runs} == {"finished"}
+    return rows(store, EXP)
+
+
+@pytest.mark.slow
+def test_ray_backend_matches_local(tmp_path, local_rows):
+    ray = pytest.importorskip("ray")
+    store = Store(tmp_path / "store")
+    ex = RayExecutor(num_cpus=2, temp_dir=str(tmp_path.parent / "r"))
+    try:
+        out = run_experiment(registry.get(EXP), store, "smoke", executor=ex)
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+    assert {r.status for r in out.runs} == {"finished"}
+    assert_same_rows(local_rows, rows(store, EXP), rtol=1e-12)
+    again = run_experiment(registry.get(EXP), store, "smoke", executor=ex)
+    assert {r.status for r in again.runs} == {"skipped"}
+
+
+@pytest.mark.slow
+def test_slurm_backend_with_submitit_local_executor_matches_local(tmp_path, local_rows):
+    pytest.importorskip("submitit")
+    store = Store(tmp_path / "store")
+    ex = SlurmExecutor(cluster="local", parameters={"timeout_min": 10})
+    out = run_experiment(registry.get(EXP), store, "smoke", executor=ex)
+    assert {r.status for r in out.runs} == {"finished"}, [r.error for r in out.runs]
+    assert_same_rows(local_rows, rows(store, EXP), rtol=1e-12)
+    assert (store.root / "_slurm").is_dir()
+
+
+def test_jobs_pool_of_work_units_matches_in_process(tmp_path):
+    exp_id = "sukenik2024-fig3-right"  # two work units at smoke scale
+    store, ref = Store(tmp_path / "pool"), Store(tmp_path / "ref")
+    out = run_experiment(registry.get(exp_id), store, "smoke", executor=LocalExecutor(jobs=2))
+    assert {r.status for r in out.runs} == {"finished"}
+    run_experiment(registry.get(exp_id), ref, "smoke", executor=LocalExecutor())
+    got = rows(store, exp_id)
+    assert got
+    assert_same_rows(rows(ref, exp_id), got, rtol=1e-12)
