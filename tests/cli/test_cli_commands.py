@@ -58,6 +58,31 @@ def test_bad_ids_and_bad_set_keys_exit_2(capsys, tmp_path):
     assert not any(tmp_path.iterdir())
 
 
+def test_backend_options_are_checked(capsys, tmp_path):
+    base = ["run", "sukenik2024-fig9-left", "--scale", "smoke", "--out", str(tmp_path)]
+    code, _, err = run(capsys, *base, "--slurm", "timeout_min=5")
+    assert code == 2 and "--backend slurm only" in err
+    code, _, err = run(capsys, *base, "--address", "auto")
+    assert code == 2 and "--backend ray only" in err
+    code, _, err = run(capsys, *base, "--backend", "slurm", "--slurm", "novalue")
+    assert code == 2 and "KEY=VALUE" in err
+    code, _, err = run(capsys, *base, "--backend", "mpi")
+    assert code == 2 and "invalid choice" in err
+    assert not any(tmp_path.iterdir())
+
+
+def test_run_vectorises_compatible_runs_unless_no_vmap(capsys, tmp_path):
+    for flag, expected in ((), 2), (("--no-vmap",), None):
+        out_dir = tmp_path / ("vec" if not flag else "seq")
+        code, _, err = run(capsys, "run", "sukenik2024-fig9-left", "--scale", "smoke", "--out",
+                           str(out_dir), "--quiet", "--no-report", *flag)
+        assert code == 0, err
+        summaries = [json.loads(p.read_text())["summary"]
+                     for p in out_dir.glob("*/smoke/*/summary.json")]
+        assert len(summaries) == 2
+        assert {s.get("vectorised") for s in summaries} == {expected}
+
+
 def test_list_shows_every_figure(capsys):
     code, out, _ = run(capsys, "list", "--json")
     assert code == 0
@@ -100,7 +125,7 @@ def test_run_json_then_skip_runs_verify_report(capsys, tmp_path):
 
     code, out, _ = run(capsys, "verify", "sukenik2024-fig2-top", "--scale", "smoke", "--out",
                        out_dir, "--json")
-    assert code == 0 and json.loads(out)[0]["runs"] == 1
+    assert code == 0 and json.loads(out)["experiments"][0]["runs"] == 1
 
     code, out, _ = run(capsys, "report", "sukenik2024-fig2-top", "--out", out_dir)
     assert code == 0 and "report.html" in out

@@ -22,9 +22,9 @@ class Missing(LookupError):
     """The results lack what a check needs (becomes NOT-RUN)."""
 
 
-def _fmt(x) -> str:
+def fmt(x) -> str:
     if isinstance(x, (list, tuple, np.ndarray)):
-        return "[" + ", ".join(_fmt(v) for v in x) + "]"
+        return "[" + ", ".join(fmt(v) for v in x) + "]"
     if isinstance(x, (float, np.floating)):
         return f"{x:.4g}"
     return str(x)
@@ -117,14 +117,14 @@ def compare(metric: str, layer: str, op: str, ref, *, ref_layer: str = "model",
             ref_text = f"{scale:g} × {ref}" if scale != 1 else ref
         else:
             b = np.full_like(a, float(ref) * scale)
-            ref_text = _fmt(float(ref) * scale)
+            ref_text = fmt(float(ref) * scale)
         if agg == "all":
             ok = bool(np.all(_OPS[op](a, b)))
-            measured = f"{metric} per run {_fmt(a)} vs {_fmt(b)}"
+            measured = f"{metric} per run {fmt(a)} vs {fmt(b)}"
         else:
             ok = bool(_OPS[op](a.mean(), b.mean()))
-            measured = f"mean {metric} {_fmt(a.mean())} ± {_fmt(a.std())} (n={a.size}) vs " \
-                       f"{_fmt(b.mean())}"
+            measured = f"mean {metric} {fmt(a.mean())} ± {fmt(a.std())} (n={a.size}) vs " \
+                       f"{fmt(b.mean())}"
         return outcome(ok, measured, f"{label or metric} {op} {ref_text} ({agg})")
 
     return check
@@ -142,7 +142,7 @@ def in_range(metric: str, layers: Sequence[str], lo: float, hi: float, *,
             v = final(results, metric, layer)
             v = np.array([v.mean()]) if agg == "mean" else v
             ok &= bool(np.all((v >= lo) & (v <= hi)))
-            found.append(f"{layer}: {_fmt(v)}")
+            found.append(f"{layer}: {fmt(v)}")
         return outcome(ok, "; ".join(found), f"{metric} in [{lo:g}, {hi:g}] ({agg})")
 
     return check
@@ -158,7 +158,7 @@ def decreases(metric: str, layers: Sequence[str], *, factor: float = 1.0) -> Che
         for layer in layers:
             a, b = first(results, metric, layer).mean(), final(results, metric, layer).mean()
             ok &= bool(b < factor * a)
-            found.append(f"{layer}: {_fmt(a)} -> {_fmt(b)}")
+            found.append(f"{layer}: {fmt(a)} -> {fmt(b)}")
         what = "final < first" if factor == 1 else f"final < {factor:g} × first"
         return outcome(ok, "; ".join(found), f"{metric}: {what} in every layer (mean over runs)")
 
@@ -180,7 +180,7 @@ def ordered_layers(metric: str, layers: Sequence[str], direction: str = "decreas
         else:
             ok = bool(sign * (means[-1] - means[0]) > 0)
         rule = "each layer" if strict else "last vs first layer"
-        return outcome(ok, ", ".join(f"{lyr}: {_fmt(m)}" for lyr, m in zip(layers, means,
+        return outcome(ok, ", ".join(f"{lyr}: {fmt(m)}" for lyr, m in zip(layers, means,
                                                                           strict=True)),
                        f"mean final {metric} {direction} along the layers ({rule})")
 
@@ -226,7 +226,7 @@ def trend(metric: str, layer: str, key: str, direction: str = "decreasing", *,
             ratio = means[0] / means[-1] if sign < 0 else means[-1] / means[0]
             ok &= bool(ratio >= min_ratio)
             rule += f", ratio >= {min_ratio:g}"
-        measured = ", ".join(f"{key.rsplit('.', 1)[-1]}={x}: {_fmt(m)}"
+        measured = ", ".join(f"{key.rsplit('.', 1)[-1]}={x}: {fmt(m)}"
                              for x, m in zip(xs, means, strict=True))
         return outcome(ok, f"{measured} (Spearman {rho:.2f})",
                        f"mean final {metric} ({layer}) vs {key}: {rule}")

@@ -29,7 +29,7 @@ from .common import (
     scales,
     vs_param,
 )
-from .measures import head_io, means_gram, nonlinear_head_stats
+from .measures import head_io, means_gram, nonlinear_head_stats, theorem31
 from .spec import Claim, Experiment, Scale
 
 PAPER = "jacot2025"
@@ -119,6 +119,20 @@ def _gram_to_identity(layers):
     return C.custom(fn)
 
 
+def _thm31_holds(results):
+    pre = C.final(results, "thm31/preconditions", "model") > 0.5
+    nc1 = C.final(results, "thm31/nc1", "model")
+    bound = C.final(results, "thm31/nc1_bound", "model")
+    if not pre.any():
+        eps1 = C.final(results, "thm31/eps1", "model")
+        raise C.Missing(f"the preconditions of (18) hold in no run (eps1 = {C.fmt(eps1)} too "
+                        "large: the fit is not close enough to interpolation)")
+    ok = nc1[pre] <= bound[pre] * (1 + 1e-9)
+    return (bool(ok.all()), f"NC1 {C.fmt(nc1[pre])} vs bound {C.fmt(bound[pre])} "
+            f"({int(pre.sum())}/{pre.size} runs meet the preconditions)",
+            "NC1 <= bound (18)")
+
+
 def _nc_training(fig: str, *, n_linear: int, paper_base, paper_note: str, seeds: int,
                  cpu_width: int, cpu_steps: int, title: str, description: str,
                  source: str) -> Experiment:
@@ -168,8 +182,11 @@ def _nc_training(fig: str, *, n_linear: int, paper_base, paper_note: str, seeds:
             Claim("the balancedness of nonlinear layers plateaus at a significantly larger "
                   "value than that of the linear layers",
                   _nonlinear_higher(lin_pairs, names["relu_pairs"]), source=f"{SRC} §6"),
+            Claim("Theorem 3.1: the NC1 of the last layer's input is below bound (18) in every "
+                  "run where the bound's preconditions hold", C.custom(_thm31_holds),
+                  source=f"{SRC} Thm 3.1 / B.1 eq (18)"),
         ),
-        measures=(means_gram(gram_layers, normalize=True, metric="means_cos"),),
+        measures=(means_gram(gram_layers, normalize=True, metric="means_cos"), theorem31()),
         description=description + " Layers in the paper's indexing from the backbone output: "
                     "Z0 = backbone output, Z~l / Zl = pre/post-activation of head layer l, "
                     "W_l its weight (balancedness of (W_l, W_l+1) recorded on W_l).",

@@ -538,6 +538,33 @@ def srg_match(layers, r: int, *, tol: float = 0.05) -> Measure:
     return Measure("srg_match", fn)
 
 
+def theorem31() -> Measure:
+    """Jacot et al. Theorem 3.1 / B.1 on the trained linear head
+    (:func:`nclab.theory.check_theorem31`): the features entering the linear head (output of
+    the last ReLU layer) play the role of the input, the linear layers are the network
+    (``num_nonlinear = 0``; the theorem's NC1 bound (18) involves only the head). Rows on
+    layer ``model``: ``thm31/eps1`` (||Z_L - Y||_F), ``thm31/eps2`` (balancedness),
+    ``thm31/nc1`` and its bound ``thm31/nc1_bound``, and ``thm31/preconditions`` (1 when the
+    conditions of (18) hold: balanced classes, eps1 <= min(s_K(Y), sqrt((K-1)N/(4K))))."""
+    from nclab.theory import HeadSnapshot, check_theorem31
+
+    def fn(ctx: Context):
+        outs = [o for o in ctx.outputs() if o.has_weight]
+        last_nl = max(i for i, o in enumerate(outs) if not o.is_linear)
+        Ws = [W.detach().double() for _, W in ctx.model.weight_matrices()][last_nl + 1:]
+        if len(Ws) < 2:
+            return []
+        got = check_theorem31(HeadSnapshot(Ws, 0), outs[last_nl].post.double(), ctx.train.y)
+        m, b = got["measured"], got["bounds"]
+        return [_row("model", "thm31/eps1", m["eps1"]), _row("model", "thm31/eps2", m["eps2"]),
+                _row("model", "thm31/nc1", m["nc1"]), _row("model", "thm31/nc1_bound", b["nc1"]),
+                _row("model", "thm31/preconditions", float(got["preconditions"]["eps1_small"]
+                                                           and got["preconditions"][
+                                                               "balanced_classes"]))]
+
+    return Measure("theorem31", fn)
+
+
 def head_io(n_linear_of=None) -> Measure:
     """NC1 (trace ratio) and NC2 (κ of the class means) of the two feature matrices of Jacot et
     al. Fig 2, under names that do not depend on the depth of the linear head: ``Z_L1`` = the
