@@ -7,7 +7,7 @@ STAMP := $(VENV)/.nclab-installed
 # Tests and small models run single-threaded (2-core machines slow down 2-3x with oversubscription).
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: setup data test demo lint bench clean
+.PHONY: setup data test demo lint bench verify reproduce clean
 
 setup: $(STAMP)
 
@@ -34,12 +34,21 @@ test: $(STAMP) data
 demo: $(STAMP) data
 	$(PY) -m nclab.demo
 
+# every claim that is meaningful at the smoke scale (what CI runs after the tests)
+verify: $(STAMP)
+	$(VENV)/bin/nclab verify --scale smoke --quiet --out $${NCLAB_RUNS:-runs}
+
+# the cpu-scale reproduction (< 60 min on 2 cores); rewrites the README's status table
+reproduce: $(STAMP) data
+	$(VENV)/bin/nclab verify --scale cpu --jobs 2 --quiet --out $${NCLAB_RUNS:-runs} --readme README.md
+
 lint: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks
 
 bench: $(STAMP)
 	OMP_NUM_THREADS=2 $(PY) benchmarks/bench_metrics.py
 	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_train.py
+	$(PY) benchmarks/bench_sweep.py --threads 1
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -82,10 +82,12 @@ class Claim:
     check: Callable[[Results], ClaimOutcome]
     scales: tuple[str, ...] = ("cpu", "paper")
     source: str = ""  # e.g. "002 §5, Fig 2"
+    why: str = ""  # why the other scales cannot show it (given with NOT-RUN)
 
     def evaluate(self, results: Results) -> ClaimOutcome:
         if results.scale not in self.scales:
-            return ClaimOutcome("NOT-RUN", reason=f"not meaningful at {results.scale!r} scale")
+            why = f": {self.why}" if self.why else ""
+            return ClaimOutcome("NOT-RUN", reason=f"not meaningful at {results.scale!r} scale{why}")
         return self.check(results)
 
 
