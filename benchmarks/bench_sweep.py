@@ -58,78 +58,32 @@ THREADS = [int(t) for t in ARGS.threads.split(",")]
 os.environ.setdefault("OMP_NUM_THREADS", str(max(THREADS)))
 
 import torch  # noqa: E402
-from torch.nn import functional as F  # noqa: E402
 
 import nclab  # noqa: E402
-from nclab.data import load_dataset  # noqa: E402
-from nclab.models import DUFM, MLP, init_weights  # noqa: E402
+import workloads  # noqa: E402
 from nclab.sweep import run_vectorised  # noqa: E402
-from nclab.train import TrainConfig, apply_overrides, run  # noqa: E402
-from nclab.train.batches import batch_seed  # noqa: E402
+from nclab.train import TrainConfig, run  # noqa: E402
+from workloads import FMNIST  # noqa: E402
 
-FMNIST = "/usr/share/datasets/fashion-mnist"
-LAM, WD_MLP = 0.004, 0.0018
 TARGETS = {("a", 10, "vec"): 3.0, ("a", 10, "vec+jit"): 4.5, ("b", 10, "vec"): 6.0,
            ("b", 32, "vec"): 10.0}
 
 
 # ---------------------------------------------------------------------------- workloads
 def dufm_config(n: int, steps: int, seed: int) -> TrainConfig:
-    return apply_overrides(TrainConfig(), [
-        "data.name=labels", "data.K=10", f"data.n_per_class={n}", "model.arch=dufm",
-        "model.widths=[30,30,30,30]", "loss.preset=p2_dufm", "reg.scheme=dufm",
-        f"reg.weight_decay={LAM}", f"reg.feature_decay={LAM}", "optim.lr=0.5",
-        f"optim.steps={steps}", "dtype=float64", "probe.enabled=false", f"seed={seed}",
-    ])
+    return workloads.dufm_config(steps, n=n, seed=seed)
 
 
 def mlp_config(steps: int, seed: int) -> TrainConfig:
-    return apply_overrides(TrainConfig(), [
-        "data.name=fashion-mnist", "data.n_per_class=100", f"data.data_dir={FMNIST}",
-        "model.widths=[128,128,128,128,128,128,128,128]", "model.n_linear=4",
-        "model.n_backbone=2", "loss.preset=torch_mse", f"reg.weight_decay={WD_MLP}",
-        "optim.name=sgd", "optim.batch_size=100", "optim.momentum=0.9", "optim.lr=0.05",
-        f"optim.steps={steps}", "dtype=float32", "probe.enabled=false", f"seed={seed}",
-    ])
+    return workloads.mlp_config(steps, seed=seed)
 
 
 def hand_dufm(n: int, steps: int, seed: int) -> None:
-    """(1/2N)||W4 σ(W3 σ(W2 σ(W1 H1))) − Y||² + (λ/2)(Σ||W_l||² + ||H1||²), plain GD."""
-    K, N = 10, 10 * n
-    net = DUFM(N, [30, 30, 30, 30], K).double()
-    init_weights(net, "lecun_normal", seed=seed)
-    Y = F.one_hot(torch.arange(K).repeat_interleave(n), K).double()
-    params = list(net.parameters())
-    opt = torch.optim.SGD(params, lr=0.5)
-    for _ in range(steps):
-        loss = F.mse_loss(net(), Y, reduction="sum") * (1 / (2 * N))
-        loss = loss + LAM / 2 * sum(p.square().sum() for p in params)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    workloads.hand_dufm(steps, n=n, seed=seed)
 
 
 def hand_mlp(steps: int, seed: int) -> None:
-    """Shuffled batches of 100, mean MSE + (λ/2)||θ||², SGD momentum 0.9."""
-    data = load_dataset("fashion-mnist", n_per_class=100, data_dir=FMNIST)
-    X, y = data.X, data.y
-    net = MLP(784, [128] * 8 + [10], ["relu"] * 5 + [None] * 4, n_backbone=2)
-    init_weights(net, "default", seed=seed)
-    Y = F.one_hot(y, 10).float()
-    params = list(net.parameters())
-    opt = torch.optim.SGD(params, lr=0.05, momentum=0.9)
-    g = torch.Generator().manual_seed(batch_seed(seed))
-    done = 0
-    while done < steps:
-        for idx in torch.randperm(len(y), generator=g).split(100):
-            if done == steps:
-                break
-            loss = F.mse_loss(net(X[idx]), Y[idx], reduction="sum") * (1 / (len(idx) * 10))
-            loss = loss + WD_MLP / 2 * sum(p.square().sum() for p in params)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            done += 1
+    workloads.hand_mlp(steps, seed=seed)
 
 
 def ceiling(S: int, dims: list[int], relu: list[bool], B: int, steps: int, dtype,

@@ -52,83 +52,19 @@ os.environ.setdefault("OMP_NUM_THREADS", str(ARGS.threads))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from torch.nn import functional as F  # noqa: E402
 
 import nclab  # noqa: E402
-from nclab.data import load_dataset  # noqa: E402
-from nclab.models import DUFM, MLP, init_weights  # noqa: E402
-from nclab.train import TrainConfig, apply_overrides, run  # noqa: E402
-from nclab.train.batches import batch_seed  # noqa: E402
-
-FMNIST = "/usr/share/datasets/fashion-mnist"
-LAM_DUFM, WD_MLP = 0.004, 0.0018
+import workloads  # noqa: E402
+from nclab.train import TrainConfig, run  # noqa: E402
+from workloads import FMNIST, hand_dufm, hand_mlp  # noqa: E402
 
 
-# ---------------------------------------------------------------------------- configs
 def dufm_config(steps: int, probes: bool) -> TrainConfig:
-    return apply_overrides(TrainConfig(), [
-        "data.name=labels", "data.K=10", "data.n_per_class=50", "model.arch=dufm",
-        "model.widths=[30,30,30,30]", "loss.preset=p2_dufm", "reg.scheme=dufm",
-        f"reg.weight_decay={LAM_DUFM}", f"reg.feature_decay={LAM_DUFM}", "optim.lr=0.5",
-        f"optim.steps={steps}", "dtype=float64", f"probe.enabled={probes}",
-        f"probe.points={ARGS.points}",
-    ])
+    return workloads.dufm_config(steps, probes=probes, points=ARGS.points)
 
 
 def mlp_config(steps: int, probes: bool) -> TrainConfig:
-    return apply_overrides(TrainConfig(), [
-        "data.name=fashion-mnist", "data.n_per_class=100", f"data.data_dir={FMNIST}",
-        "model.widths=[128,128,128,128,128,128,128,128]", "model.n_linear=4",
-        "model.n_backbone=2", "loss.preset=torch_mse", f"reg.weight_decay={WD_MLP}",
-        "optim.name=sgd", "optim.batch_size=100", "optim.momentum=0.9", "optim.lr=0.05",
-        f"optim.steps={steps}", "dtype=float32", f"probe.enabled={probes}",
-        f"probe.points={ARGS.points}",
-    ])
-
-
-# ---------------------------------------------------------------------------- hand loops
-def hand_dufm(steps: int):
-    """Plain PyTorch: (1/2N)||W4 σ(W3 σ(W2 σ(W1 H1))) − Y||² + (λ/2)(Σ||W_l||² + ||H1||²)."""
-    t0 = time.perf_counter()
-    K, n, N = 10, 50, 500
-    net = DUFM(N, [30, 30, 30, 30], K).double()
-    init_weights(net, "lecun_normal", seed=0)
-    Y = F.one_hot(torch.arange(K).repeat_interleave(n), K).double()
-    weights = [layer.weight for layer in net.layers]
-    opt = torch.optim.SGD(net.parameters(), lr=0.5)
-    for _ in range(steps):
-        loss = F.mse_loss(net(), Y, reduction="sum") * (1 / (2 * N))
-        loss = loss + sum(LAM_DUFM / 2 * w.square().sum() for w in weights)
-        loss = loss + LAM_DUFM / 2 * net.H1.square().sum()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return time.perf_counter() - t0, net
-
-
-def hand_mlp(steps: int):
-    """Plain PyTorch: shuffled batches of 100, mean MSE + (λ/2)||θ||², SGD momentum 0.9."""
-    t0 = time.perf_counter()
-    data = load_dataset("fashion-mnist", n_per_class=100, data_dir=FMNIST)
-    X, y = data.X, data.y
-    net = MLP(784, [128] * 8 + [10], ["relu"] * 5 + [None] * 4, n_backbone=2)
-    init_weights(net, "default", seed=0)
-    Y = F.one_hot(y, 10).float()
-    params = list(net.parameters())
-    opt = torch.optim.SGD(params, lr=0.05, momentum=0.9)
-    g = torch.Generator().manual_seed(batch_seed(0))
-    done = 0
-    while done < steps:
-        for idx in torch.randperm(len(y), generator=g).split(100):
-            if done == steps:
-                break
-            loss = F.mse_loss(net(X[idx]), Y[idx], reduction="sum") * (1 / (len(idx) * 10))
-            loss = loss + WD_MLP / 2 * sum(p.square().sum() for p in params)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            done += 1
-    return time.perf_counter() - t0, net
+    return workloads.mlp_config(steps, probes=probes, points=ARGS.points)
 
 
 # ---------------------------------------------------------------------------- measurement
