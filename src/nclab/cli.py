@@ -269,11 +269,13 @@ def executor_of(args):
             params[key.strip()] = json.loads(value)
         except json.JSONDecodeError:
             params[key.strip()] = value
-    cluster = params.pop("cluster", None)
     if args.backend != "slurm" and params:
         raise UsageError("--slurm applies to --backend slurm only")
     if args.backend != "ray" and args.address:
         raise UsageError("--address applies to --backend ray only")
+    if args.jobs < 1:
+        raise UsageError(f"--jobs must be >= 1, got {args.jobs}")
+    cluster = params.pop("cluster", None)
     executor = make_executor(args.backend, vmap=not args.no_vmap, jobs=args.jobs,
                              compile=args.compile, address=args.address,
                              slurm_parameters=params)
@@ -349,8 +351,10 @@ def _build_report(store, leaf, scale) -> Path:
 # ---- verify ----------------------------------------------------------------------------------
 def cmd_verify(args) -> int:
     from nclab.experiments.registry import all_experiments
+    from nclab.experiments.runner import PlanError
     from nclab.store import Store
     from nclab.verify import (
+        STATUSES,
         as_json,
         exit_code,
         status_markdown,
@@ -374,11 +378,15 @@ def cmd_verify(args) -> int:
         console.print(f"[bold]{check.experiment}[/bold] ({check.figure}): {check.runs} runs, "
                       f"{check.seconds:.1f} s  [green]{n['PASS']} PASS[/] [red]{n['FAIL']} "
                       f"FAIL[/] [yellow]{n['NOT-RUN']} NOT-RUN[/]"
+                      + (f" [red]{n['ERROR']} ERROR[/]" if n["ERROR"] else "")
                       + (f"  [red]{check.error}[/]" if check.error else ""))
         _print_verdicts(console, check)
 
-    checks = verify(exps, store, args.scale, run=not args.no_run, executor=executor,
-                    progress_factory=progress, on_done=done)
+    try:
+        checks = verify(exps, store, args.scale, run=not args.no_run, executor=executor,
+                        progress_factory=progress, on_done=done)
+    except PlanError as err:
+        raise UsageError(str(err)) from None
     page = write_reproduction_html(checks, Path(args.html) if args.html
                                    else store.root / "reproduction.html")
     command = "nclab verify --scale " + args.scale + (" --no-run" if args.no_run else "")
@@ -388,9 +396,10 @@ def cmd_verify(args) -> int:
         _print_json({"scale": args.scale, "store": str(store.root), "html": str(page),
                      "experiments": as_json(checks)})
     else:
-        totals = {s: sum(ch.counts[s] for ch in checks) for s in ("PASS", "FAIL", "NOT-RUN")}
+        totals = {s: sum(ch.counts[s] for ch in checks) for s in STATUSES}
         console.print(f"\n{len(checks)} experiments at {args.scale}: {totals['PASS']} PASS, "
-                      f"{totals['FAIL']} FAIL, {totals['NOT-RUN']} NOT-RUN in "
+                      f"{totals['FAIL']} FAIL, {totals['NOT-RUN']} NOT-RUN, {totals['ERROR']} "
+                      "ERROR in "
                       f"{sum(ch.seconds for ch in checks):.0f} s\nreproduction report: {page}")
     if any(ch.interrupted for ch in checks):
         return EXIT_INTERRUPTED
@@ -403,10 +412,10 @@ def _print_verdicts(console, check) -> None:
     table = Table(show_header=True, show_lines=False, box=None, pad_edge=False)
     for col in ("status", "claim", "measured", "threshold / reason"):
         table.add_column(col, overflow="fold")
-    colors = {"PASS": "green", "FAIL": "red", "NOT-RUN": "yellow"}
+    colors = {"PASS": "green", "FAIL": "red", "NOT-RUN": "yellow", "ERROR": "red"}
     for c in check.claims:
         table.add_row(f"[{colors[c.status]}]{c.status}[/]", c.text, c.measured,
-                      c.threshold if c.status != "NOT-RUN" else c.reason)
+                      c.threshold if c.status in ("PASS", "FAIL") else c.reason)
     console.print(table)
 
 

@@ -1,6 +1,7 @@
 """``nclab verify``: runs or reuses stored runs, evaluates claims, writes reproduction.html,
 updates the README block; the exit code is 0 only if every evaluated claim passes."""
 
+import dataclasses
 import json
 import re
 
@@ -10,11 +11,13 @@ from nclab.cli import main
 from nclab.experiments import checks as C
 from nclab.experiments import registry
 from nclab.experiments.spec import Claim
+from nclab.store import Store
 from nclab.verify import (
     END,
     START,
     ClaimCheck,
     ExperimentCheck,
+    check_experiment,
     claim_figure,
     exit_code,
     status_markdown,
@@ -50,6 +53,26 @@ def test_verify_runs_then_reuses_and_links_claims_to_figures(tmp_path, capsys):
     assert all(e["trained"] == 0 and e["runs"] >= 1 for e in again["experiments"])
 
 
+def test_verify_trains_vectorised_groups_and_maps_crashed_checks_to_error(tmp_path, capsys):
+    code = main(["verify", "sukenik2024-fig9-left", "--scale", "smoke", "--out", str(tmp_path),
+                 "--json", "--quiet"])
+    got = json.loads(capsys.readouterr().out)["experiments"][0]
+    assert code == 0 and got["trained"] == 2 and got["runs"] == 2
+    runs = list((tmp_path / "sukenik2024-fig9-left" / "smoke").glob("*/summary.json"))
+    assert len(runs) == 2 and all('"vectorised": 2' in p.read_text() for p in runs)
+
+    exp = registry.get("sukenik2024-fig3-left")
+
+    def boom(results):
+        raise KeyError("ratio")
+
+    broken = dataclasses.replace(exp, claims=(
+        dataclasses.replace(exp.claims[0], check=boom, scales=("smoke",)), *exp.claims[1:]))
+    check = check_experiment(broken, Store(tmp_path), "smoke", report=False)
+    assert check.claims[0].status == "ERROR" and "KeyError" in check.claims[0].reason
+    assert exit_code([check]) == 1
+
+
 def test_verify_without_runs_is_not_run_and_passes(tmp_path, capsys):
     code = main(["verify", "jacot2025-fig4", "--scale", "smoke", "--out", str(tmp_path),
                  "--no-run", "--json", "--quiet"])
@@ -77,6 +100,7 @@ def test_exit_code_counts_only_evaluated_claims():
     assert exit_code([_check("PASS", "NOT-RUN")]) == 0
     assert exit_code([_check("PASS", "FAIL")]) == 1
     assert exit_code([_check("PASS", failed=1)]) == 1  # a failed run is not a pass
+    assert exit_code([_check("PASS", "ERROR")]) == 1  # a check that crashed is not a pass
 
 
 def test_status_markdown_and_readme_block(tmp_path):

@@ -1,6 +1,7 @@
 """Executors: a vectorised grid stores what the sequential runner stores; skip / retry logic;
 Ray and Slurm (submitit's local executor) backends give the local backend's results."""
 
+import json
 import math
 
 import pytest
@@ -81,23 +82,84 @@ def test_vectorised_grid_stores_what_the_sequential_runner_stores(tmp_path):
     assert [r.status for r in again.runs] == ["skipped"] * 6
 
 
-def test_interrupted_group_is_trained_again(tmp_path):
+def _every_step(monkeypatch):
+    """Progress after every step of a vectorised group (not about every second)."""
+    import nclab.sweep.execute as ex
+
+    original = ex.run_vectorised
+    monkeypatch.setattr(ex, "run_vectorised",
+                        lambda *a, **k: original(*a, **{**k, "progress_seconds": 0.0}))
+
+
+def test_interrupted_group_is_trained_again(tmp_path, monkeypatch):
+    _every_step(monkeypatch)
     exp = tiny(seeds=2, grid={"reg.weight_decay": [0.004]})
     store = Store(tmp_path)
+    seen = []
 
     class Stop(Progress):
         def step(self, index, step, total, loss):
+            seen.append((index, step))
             if step > 30:
                 raise KeyboardInterrupt
 
     out = run_experiment(exp, store, "smoke", executor=LocalExecutor(), progress=Stop())
-    assert out.interrupted
+    assert out.interrupted and out.runs == []
+    assert max(s for _, s in seen) == 31 < 90  # stopped mid-training
+    assert {i for i, _ in seen} == {0, 1}  # progress is reported per run of the group
     assert all(r["status"] != "finished" for r in store.runs(exp.id))
     out = run_experiment(exp, store, "smoke", executor=LocalExecutor())
     assert [r.status for r in out.runs] == ["finished", "finished"]
     ref = Store(tmp_path / "ref")
     run_experiment(exp, ref, "smoke", executor=LocalExecutor(vmap=False))
     assert_same_rows(rows(ref, exp.id), rows(store, exp.id))
+
+
+def test_ctrl_c_keeps_the_outcomes_of_units_that_ended(tmp_path, monkeypatch):
+    _every_step(monkeypatch)
+    exp = tiny(seeds=2, grid={"model.widths": [[6, 6, 6], [5, 5, 5]]})  # two work units
+    stop_in = []
+
+    class StopSecondUnit(Progress):
+        def run_start(self, index, prun, resumed_at):
+            stop_in.append(index)
+
+        def step(self, index, step, total, loss):
+            if index >= 2 and step > 10:
+                raise KeyboardInterrupt
+
+    out = run_experiment(exp, Store(tmp_path), "smoke", executor=LocalExecutor(),
+                         progress=StopSecondUnit())
+    assert out.interrupted
+    assert [r.status for r in out.runs] == ["finished", "finished"]  # the first unit's
+
+
+def test_a_diverging_replica_is_stored_with_its_last_good_parameters(tmp_path):
+    exp = tiny(seeds=1, grid={"optim.lr": [0.5, 1e5]})
+    store = Store(tmp_path)
+    out = run_experiment(exp, store, "smoke", executor=LocalExecutor())
+    assert [r.status for r in out.runs] == ["finished", "finished"]
+    by_lr = {r.summary["vectorised"]: r for r in out.runs}
+    assert set(by_lr) == {2}
+    summaries = {json.loads((tmp_path / exp.id / "smoke" / r.run_id / "summary.json")
+                            .read_text())["params"]["optim.lr"]: r.summary for r in out.runs}
+    assert not summaries[0.5]["diverged"]
+    bad = summaries[1e5]
+    assert bad["diverged"] and "the parameters of the last probe (step" in bad["divergence"]
+    assert math.isfinite(bad["loss_parts"]["loss"])  # the restored state, not the blown-up one
+
+
+def test_a_failed_task_counts_the_runs_it_finished(tmp_path):
+    from nclab.sweep.backends import _failed_unit
+
+    exp = tiny(seeds=2, grid={"reg.weight_decay": [0.004]})
+    store = Store(tmp_path)
+    runs = plan(exp, "smoke")
+    run_experiment(exp, store, "smoke", executor=LocalExecutor(max_replicas=1))
+    (store.run_dir(exp.id, "smoke", runs[1].run_id) / "summary.json").unlink()
+    got = _failed_unit(store, runs, [0, 1], TimeoutError("job timed out"))
+    assert got[0].status == "finished"
+    assert got[1].status == "failed" and "timed out" in got[1].error
 
 
 def test_failed_group_marks_its_runs_failed_and_the_grid_goes_on(tmp_path, monkeypatch):

@@ -296,13 +296,13 @@ def run_experiments(
                 if done[i]:
                     outcomes[i] = skipped_outcome(store, prun)
                     progress.run_end(i, prun, outcomes[i])
-            if pending:
-                outcomes.update(executor(
-                    runs, pending, store, progress,
-                    Options(seeds, tuple(sets), device, data_dir, chunk_seconds, overwrite)))
+            if pending:  # the executor fills ``outcomes`` as runs end (kept on Ctrl-C)
+                executor(runs, pending, store, progress,
+                         Options(seeds, tuple(sets), device, data_dir, chunk_seconds, overwrite),
+                         outcomes)
         elif jobs > 1 and len(pending) > 1 and _registered(runs):
-            outcomes = _run_parallel(runs, done, store, progress, jobs, chunk_seconds, overwrite,
-                                     sets, device, data_dir, seeds)
+            _run_parallel(runs, done, store, progress, jobs, chunk_seconds, overwrite, sets,
+                          device, data_dir, seeds, outcomes)
         else:
             for i, prun in enumerate(runs):
                 if done[i]:
@@ -341,10 +341,11 @@ class Options:
     overwrite: bool = False
 
 
-# executor(runs, pending indices, store, progress, options) -> {index: RunOutcome}; it must
-# call progress.run_start / step / run_end for the runs it executes (in this process) and let
+# executor(runs, pending indices, store, progress, options, outcomes) executes the pending runs,
+# storing each one's RunOutcome in ``outcomes[index]`` as soon as it ends (so that what ended
+# before a Ctrl-C is kept); it calls progress.run_start / step / run_end and lets
 # KeyboardInterrupt propagate.
-Executor = Callable[[list[PlannedRun], list[int], Any, Progress, Options], dict[int, RunOutcome]]
+Executor = Callable[[list[PlannedRun], list[int], Any, Progress, Options, dict], None]
 
 
 def replan(experiment_id: str, scale: str, run_id_: str, options: Options) -> PlannedRun:
@@ -401,8 +402,7 @@ def _worker(payload, queue) -> dict[int, RunOutcome]:
 
 
 def _run_parallel(runs, done, store, progress, jobs, chunk_seconds, overwrite, sets, device,
-                  data_dir, seeds) -> dict[int, RunOutcome]:
-    outcomes: dict[int, RunOutcome] = {}
+                  data_dir, seeds, outcomes: dict[int, RunOutcome]) -> None:
     for i, prun in enumerate(runs):
         if done[i]:
             outcomes[i] = skipped_outcome(store, prun)
@@ -410,19 +410,19 @@ def _run_parallel(runs, done, store, progress, jobs, chunk_seconds, overwrite, s
     options = Options(seeds, tuple(sets), device, data_dir, chunk_seconds, overwrite)
     tasks = [([i], (runs[i].experiment.id, runs[i].scale, runs[i].run_id, i, store, options))
              for i in range(len(runs)) if not done[i]]
-    outcomes.update(run_pool(tasks, _worker, runs, progress, jobs))
-    return outcomes
+    run_pool(tasks, _worker, runs, progress, jobs, outcomes)
 
 
 def run_pool(tasks: list[tuple[list[int], Any]], worker, runs: list[PlannedRun],
-             progress: Progress, jobs: int) -> dict[int, RunOutcome]:
+             progress: Progress, jobs: int,
+             outcomes: dict[int, RunOutcome] | None = None) -> dict[int, RunOutcome]:
     """Execute ``tasks`` (``(run indices, payload)``) in ``jobs`` worker processes (spawned).
 
     ``worker(payload, queue)``, a module-level function, returns ``{index: RunOutcome}`` and
     reports progress through a :class:`QueueProgress` on ``queue``. The most expensive tasks
     (by the scales' estimated CPU minutes) start first, so that no worker idles at the end.
     A crashed worker fails its runs; an ``"interrupted"`` outcome (Ctrl-C) stops the pool and
-    raises ``KeyboardInterrupt``."""
+    raises ``KeyboardInterrupt``. Outcomes go into ``outcomes`` (returned) as tasks end."""
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
@@ -434,7 +434,7 @@ def run_pool(tasks: list[tuple[list[int], Any]], worker, runs: list[PlannedRun],
             total += (sc.est_cpu_minutes or 0.0) / max(n, 1) if sc is not None else 0.0
         return -total
 
-    outcomes: dict[int, RunOutcome] = {}
+    outcomes = {} if outcomes is None else outcomes
     ctx = mp.get_context("spawn")
     manager = ctx.Manager()
     q = manager.Queue()
@@ -517,6 +517,20 @@ def _check_same_config(store, prun: PlannedRun) -> None:
         )
 
 
+def open_run(prun: PlannedRun, store, overwrite: bool = False):
+    """``store.start_run`` for a planned run; an unfinished run of another config loses its
+    checkpoints (it starts afresh). ``FileExistsError`` if it is finished (and not
+    ``overwrite``)."""
+    exp = prun.experiment
+    stale = store.status(exp.id, prun.scale, prun.run_id) == "running" and bool(
+        _config_changes(_stored_config(store, prun), prun))
+    handle = store.start_run(exp.id, prun.scale, prun.params, prun.seed, prun.config_dict(),
+                             run_id=prun.run_id, overwrite=overwrite)
+    if stale and handle.train_dir.exists():
+        shutil.rmtree(handle.train_dir)
+    return handle
+
+
 def execute(prun: PlannedRun, store, *, progress: Progress | None = None, index: int = 0,
             chunk_seconds: float = 2.0, overwrite: bool = False) -> RunOutcome:
     """Run (or resume) one planned run into ``store`` and finish it; returns its outcome.
@@ -525,12 +539,7 @@ def execute(prun: PlannedRun, store, *, progress: Progress | None = None, index:
     progress = progress or Progress()
     exp = prun.experiment
     t0 = time.perf_counter()
-    stale = store.status(exp.id, prun.scale, prun.run_id) == "running" and bool(
-        _config_changes(_stored_config(store, prun), prun))
-    handle = store.start_run(exp.id, prun.scale, prun.params, prun.seed, prun.config_dict(),
-                             run_id=prun.run_id, overwrite=overwrite)
-    if stale and handle.train_dir.exists():
-        shutil.rmtree(handle.train_dir)  # an unfinished run of another config: start afresh
+    handle = open_run(prun, store, overwrite)
     try:
         if prun.config is None:
             progress.run_start(index, prun, None)

@@ -21,7 +21,9 @@ a store directory that every node sees at the same path (a shared file system).
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import shutil
 from pathlib import Path
 
 from nclab.experiments.runner import Options, PlanError, Progress, registered, run_pool
@@ -40,22 +42,51 @@ class LocalExecutor:
             raise ValueError(f"jobs must be >= 1, got {jobs}")
         self.vmap, self.jobs, self.compile, self.max_replicas = vmap, jobs, compile, max_replicas
 
-    def __call__(self, runs, pending, store, progress: Progress, options: Options):
+    def __call__(self, runs, pending, store, progress: Progress, options: Options,
+                 outcomes: dict) -> None:
         units = work_units(runs, pending, vmap=self.vmap, max_replicas=self.max_replicas)
         if self.jobs > 1 and len(units) > 1 and registered(runs):
             tasks = [(u, UnitSpec.of(runs, u, store, options, self.compile)) for u in units]
-            return run_pool(tasks, run_unit_spec, runs, progress, self.jobs)
-        out = {}
+            run_pool(tasks, run_unit_spec, runs, progress, self.jobs, outcomes)
+            return
         for unit in units:
-            out.update(execute_unit([runs[i] for i in unit], unit, store, progress,
-                                    options=options, compile=self.compile))
-        return out
+            execute_unit([runs[i] for i in unit], unit, store, progress, options=options,
+                         compile=self.compile, outcomes=outcomes)
 
 
 def _need_registered(runs, backend: str) -> None:
     if not registered(runs):
         raise PlanError(f"--backend {backend} re-plans runs from the registry: it needs "
                         "registered experiments (not ad-hoc Experiment objects)")
+
+
+def _remote_options(runs, pending, store, options: Options) -> Options:
+    """Options for remote tasks: with ``overwrite``, finished runs are removed here, once, and
+    the tasks get ``overwrite=False`` (so that a retried task never redoes a finished run)."""
+    if not options.overwrite:
+        return options
+    for i in pending:
+        p = runs[i]
+        if store.is_finished(p.experiment.id, p.scale, p.run_id):
+            shutil.rmtree(store.run_dir(p.experiment.id, p.scale, p.run_id))
+    return dataclasses.replace(options, overwrite=False)
+
+
+def _failed_unit(store, runs, unit, err) -> dict:
+    """Outcomes of a unit whose task failed for good: its runs that are finished in the store
+    (the task got that far) count as finished, the others failed."""
+    from nclab.experiments.runner import RunOutcome
+
+    out = {}
+    for i in unit:
+        p = runs[i]
+        path = str(store.run_dir(p.experiment.id, p.scale, p.run_id))
+        if store.is_finished(p.experiment.id, p.scale, p.run_id):
+            out[i] = RunOutcome(p.run_id, p.experiment.id, "finished", path=path)
+        else:
+            out[i] = RunOutcome(p.run_id, p.experiment.id, "failed", path=path,
+                                error=f"{type(err).__name__}: {err}")
+    return out
 
 
 class RayExecutor:
@@ -72,9 +103,11 @@ class RayExecutor:
         self.max_retries, self.cpus_per_task = max_retries, cpus_per_task
         self.num_cpus, self.temp_dir, self.max_replicas = num_cpus, temp_dir, max_replicas
 
-    def __call__(self, runs, pending, store, progress: Progress, options: Options):
+    def __call__(self, runs, pending, store, progress: Progress, options: Options,
+                 outcomes: dict) -> None:
         ray = import_ray()
         _need_registered(runs, "ray")
+        options = _remote_options(runs, pending, store, options)
         started = not ray.is_initialized()
         if started:
             init_ray(ray, self.address, num_cpus=self.num_cpus, temp_dir=self.temp_dir)
@@ -86,16 +119,19 @@ class RayExecutor:
             refs = {}
             for unit in units:
                 spec = UnitSpec.of(runs, unit, store, options, self.compile)
-                refs[task.remote(spec)] = unit
+                ref = task.remote(spec)
+                refs[ref] = unit
+                remaining.append(ref)
                 for i in unit:
                     progress.run_start(i, runs[i], None)
-            out = {}
-            remaining = list(refs)
             while remaining:
                 ready, remaining = ray.wait(remaining, num_returns=1)
                 for ref in ready:
-                    out.update(_collect(ray, ref, refs[ref], runs, progress))
-            return out
+                    try:
+                        got = ray.get(ref)
+                    except Exception as err:  # noqa: BLE001 -- retries exhausted
+                        got = _failed_unit(store, runs, refs[ref], err)
+                    _record(got, runs, progress, outcomes)
         except KeyboardInterrupt:
             for ref in remaining:
                 ray.cancel(ref, force=True)
@@ -105,17 +141,10 @@ class RayExecutor:
                 ray.shutdown()
 
 
-def _collect(ray, ref, unit, runs, progress) -> dict:
-    from nclab.experiments.runner import RunOutcome
-
-    try:
-        got = ray.get(ref)
-    except Exception as err:  # noqa: BLE001 -- retries exhausted: the unit's runs failed
-        got = {i: RunOutcome(runs[i].run_id, runs[i].experiment.id, "failed",
-                             error=f"{type(err).__name__}: {err}") for i in unit}
+def _record(got: dict, runs, progress, outcomes: dict) -> None:
     for i, outcome in got.items():
+        outcomes[i] = outcome
         progress.run_end(i, runs[i], outcome)
-    return got
 
 
 def import_ray():
@@ -157,13 +186,15 @@ class SlurmExecutor:
         self.parameters = {"timeout_min": 60, "cpus_per_task": 1, **(parameters or {})}
         self.max_replicas = max_replicas
 
-    def __call__(self, runs, pending, store, progress: Progress, options: Options):
+    def __call__(self, runs, pending, store, progress: Progress, options: Options,
+                 outcomes: dict) -> None:
         try:
             import submitit
         except ImportError:
             raise PlanError("--backend slurm needs submitit: pip install 'nclab[slurm]' "
                             "(or pip install submitit)") from None
         _need_registered(runs, "slurm")
+        options = _remote_options(runs, pending, store, options)
         folder = Path(self.folder or Path(store.root) / "_slurm")
         executor = submitit.AutoExecutor(folder=str(folder / "%j"), cluster=self.cluster)
         executor.update_parameters(**self.parameters)
@@ -173,28 +204,17 @@ class SlurmExecutor:
         for unit in units:
             for i in unit:
                 progress.run_start(i, runs[i], None)
-        out = {}
         try:
             for job, unit in zip(jobs, units, strict=True):
-                out.update(_collect_job(job, unit, runs, progress))
+                try:
+                    got = job.result()
+                except Exception as err:  # noqa: BLE001 -- the job failed
+                    got = _failed_unit(store, runs, unit, err)
+                _record(got, runs, progress, outcomes)
         except KeyboardInterrupt:
             for job in jobs:
                 job.cancel(check=False)
             raise
-        return out
-
-
-def _collect_job(job, unit, runs, progress) -> dict:
-    from nclab.experiments.runner import RunOutcome
-
-    try:
-        got = job.result()
-    except Exception as err:  # noqa: BLE001 -- the job failed: its runs are not finished
-        got = {i: RunOutcome(runs[i].run_id, runs[i].experiment.id, "failed",
-                             error=f"{type(err).__name__}: {err}") for i in unit}
-    for i, outcome in got.items():
-        progress.run_end(i, runs[i], outcome)
-    return got
 
 
 def make_executor(backend: str = "local", *, vmap: bool = True, jobs: int = 1,

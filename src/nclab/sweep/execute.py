@@ -10,7 +10,9 @@ probe's rows, the experiment's measures at their steps, the final objective, a
 ``summary.json`` written last), plus ``"vectorised": S`` in the summary. The vectorised
 trainer writes no checkpoints: an interrupted group leaves its runs unfinished and the next
 call trains the group again from step 0 (groups are small models; a sequential run resumes
-from its newest checkpoint instead).
+from its newest checkpoint instead). A diverged replica is stored with the parameters of its
+last successful probe (the sequential runner restores its last checkpoint; both are the last
+good state, at steps that can differ).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from nclab.experiments.runner import (
     execute,
     measure_rows,
     measure_steps,
+    open_run,
     replan,
     run_rows,
     total_steps_of,
@@ -57,49 +60,66 @@ def work_units(runs: Sequence[PlannedRun], pending: Sequence[int], *, vmap: bool
     return sorted(units, key=lambda u: u[0])
 
 
+def _skipped(store, prun: PlannedRun) -> RunOutcome:
+    return RunOutcome(prun.run_id, prun.experiment.id, "skipped",
+                      path=str(store.run_dir(prun.experiment.id, prun.scale, prun.run_id)))
+
+
 def execute_unit(runs: Sequence[PlannedRun], indices: Sequence[int], store,
                  progress: Progress | None = None, *, options: Options | None = None,
-                 compile: bool = False) -> dict[int, RunOutcome]:
-    """Execute one work unit into ``store``; ``{index: outcome}``.
+                 compile: bool = False, outcomes: dict | None = None) -> dict[int, RunOutcome]:
+    """Execute one work unit into ``store``; ``{index: outcome}`` (also put into ``outcomes``
+    as runs end).
 
     A run found finished meanwhile (another worker, a retried task) is skipped; a unit of one
     run goes through :func:`nclab.experiments.runner.execute` (checkpoints, resume); a group
     through :func:`execute_group`."""
     progress = progress or Progress()
     options = options or Options()
-    out: dict[int, RunOutcome] = {}
+    out: dict[int, RunOutcome] = {} if outcomes is None else outcomes
     todo = []
     for prun, i in zip(runs, indices, strict=True):
         if not options.overwrite and store.is_finished(prun.experiment.id, prun.scale, prun.run_id):
-            out[i] = RunOutcome(prun.run_id, prun.experiment.id, "skipped",
-                                path=str(store.run_dir(prun.experiment.id, prun.scale,
-                                                       prun.run_id)))
+            out[i] = _skipped(store, prun)
             progress.run_end(i, prun, out[i])
         else:
             todo.append((prun, i))
     if len(todo) == 1:
         prun, i = todo[0]
-        out[i] = execute(prun, store, progress=progress, index=i,
-                         chunk_seconds=options.chunk_seconds, overwrite=options.overwrite)
+        try:
+            out[i] = execute(prun, store, progress=progress, index=i,
+                             chunk_seconds=options.chunk_seconds, overwrite=options.overwrite)
+        except FileExistsError:  # finished by another task in the meantime
+            out[i] = _skipped(store, prun)
         progress.run_end(i, prun, out[i])
     elif todo:
         done = execute_group([p for p, _ in todo], store, progress, [i for _, i in todo],
                              overwrite=options.overwrite, compile=compile)
-        for (prun, i) in todo:
+        for prun, i in todo:
             out[i] = done[i]
             progress.run_end(i, prun, done[i])
-    return out
+    return {i: out[i] for i in indices}
 
 
 def execute_group(runs: Sequence[PlannedRun], store, progress: Progress, indices: Sequence[int],
                   *, overwrite: bool = False, compile: bool = False) -> dict[int, RunOutcome]:
     """Train compatible runs as one vectorised computation and store each; ``{index: outcome}``.
 
-    An error fails every run of the group (they are retried next time);
-    ``KeyboardInterrupt`` propagates with the runs unfinished."""
+    A run finished meanwhile by another task is skipped; an error in training fails every run
+    of the group, an error in storing one run fails that run (they are retried next time);
+    ``KeyboardInterrupt`` propagates with the runs unfinished. ``summary["seconds"]`` is the
+    group's wall time divided by its size (``"group_seconds"``: the whole)."""
     t0 = time.perf_counter()
-    handles = [store.start_run(p.experiment.id, p.scale, p.params, p.seed, p.config_dict(),
-                               run_id=p.run_id, overwrite=overwrite) for p in runs]
+    out: dict[int, RunOutcome] = {}
+    live: list[tuple[int, PlannedRun, object]] = []
+    for i, p in zip(indices, runs, strict=True):
+        try:
+            live.append((i, p, open_run(p, store, overwrite)))
+        except FileExistsError:
+            out[i] = _skipped(store, p)
+    if not live:
+        return out
+    runs = [p for _, p, _ in live]
     try:
         splits = build_data(runs[0].config)
         total = total_steps_of(runs[0].config, splits)
@@ -113,29 +133,38 @@ def execute_group(runs: Sequence[PlannedRun], store, progress: Progress, indices
 
         def on_progress(step, total_, losses):
             for k, loss in losses.items():
-                progress.step(indices[k], step, total_, loss)
+                progress.step(live[k][0], step, total_, loss)
 
-        for k, p in enumerate(runs):
-            progress.run_start(indices[k], p, None)
+        for i, p, _ in live:
+            progress.run_start(i, p, None)
         results = run_vectorised([p.config for p in runs], compile=compile,
                                  at_steps={s for w in wanted for s in w}, on_step=on_step,
-                                 on_progress=on_progress)
+                                 on_progress=on_progress, restore_last_probe=True)
     except Exception as err:  # noqa: BLE001 -- the group's runs are failed, the grid goes on
-        reason = f"{type(err).__name__}: {err}"
-        for h in handles:
-            h.fail(reason)
-        return {i: RunOutcome(p.run_id, p.experiment.id, "failed", time.perf_counter() - t0,
-                              error=reason, path=str(h.dir))
-                for i, p, h in zip(indices, runs, handles, strict=True)}
-    out = {}
-    for k, (p, h, result) in enumerate(zip(runs, handles, results, strict=True)):
-        h.write_metrics(run_rows(p, result, measured[k]))
-        summary = train_summary(p, result, result.steps, total, result.seconds, None,
-                                vectorised=len(runs))
-        h.finish(summary)
-        out[indices[k]] = RunOutcome(p.run_id, p.experiment.id, "finished", result.seconds,
-                                     summary, path=str(h.dir))
+        return {**out, **{i: _fail(h, p, err, time.perf_counter() - t0) for i, p, h in live}}
+    group_seconds = time.perf_counter() - t0
+    for k, ((i, p, h), result) in enumerate(zip(live, results, strict=True)):
+        try:
+            h.write_metrics(run_rows(p, result, measured[k]))
+            summary = train_summary(p, result, result.steps, total, group_seconds / len(live),
+                                    None, vectorised=len(live), group_seconds=group_seconds)
+            h.finish(summary)
+        except Exception as err:  # noqa: BLE001 -- this run failed; the others are stored
+            out[i] = _fail(h, p, err, group_seconds)
+            continue
+        out[i] = RunOutcome(p.run_id, p.experiment.id, "finished", group_seconds, summary,
+                            path=str(h.dir))
     return out
+
+
+def _fail(handle, prun: PlannedRun, err: Exception, seconds: float) -> RunOutcome:
+    reason = f"{type(err).__name__}: {err}"
+    try:
+        handle.fail(reason)
+    except (OSError, ValueError):
+        pass  # already closed or unwritable: the run stays unfinished, which is also safe
+    return RunOutcome(prun.run_id, prun.experiment.id, "failed", seconds, error=reason,
+                      path=str(handle.dir))
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,8 @@ class Replica:
     steps: int = 0
     trace_len: int = 0
     seconds: float = 0.0
+    keep_good: bool = False
+    good: tuple[int, dict] | None = None  # (step, state) at the last successful probe
 
     @classmethod
     def build(cls, cfg: TrainConfig, data, train: TrainSet, test: TrainSet | None, K: int,
@@ -67,6 +69,8 @@ class Replica:
             return False
         self.records += rows
         self.skipped += skips
+        if self.keep_good:
+            self.good = (step, {k: v.detach().clone() for k, v in self.model.state_dict().items()})
         return True
 
     def loss_diverged(self, step: int, value: float) -> None:
@@ -88,7 +92,12 @@ class Replica:
     def result(self, train: TrainSet, trace: np.ndarray, total: int) -> RunResult:
         """The :class:`RunResult` that ``nclab.train.run`` would return (no run directory)."""
         divergence = self.divergence
-        if divergence is not None:
+        if divergence is not None and self.good is not None:
+            self.model.load_state_dict(self.good[1])
+            divergence += (f"; the model holds the parameters of the last probe (step "
+                           f"{self.good[0]})")
+            self.parts = loss_parts_of(self.model, self.objective, train, self.cfg)
+        elif divergence is not None:
             divergence, restored = restore_last_good(self.model, None, divergence)
             if restored or self.parts is None:
                 self.parts = loss_parts_of(self.model, self.objective, train, self.cfg)

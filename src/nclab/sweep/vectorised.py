@@ -53,6 +53,7 @@ def run_vectorised(
     configs: Sequence[TrainConfig], *, max_replicas: int | None = None, compile: bool = False,
     at_steps: Iterable[int] = (), on_step: StepHook | None = None,
     on_progress: ProgressHook | None = None, progress_seconds: float = 1.0,
+    restore_last_probe: bool = False,
 ) -> list[RunResult]:
     """Train every config as a replica of one batched run; results in input order.
 
@@ -68,6 +69,11 @@ def run_vectorised(
     ``loss_parts`` the objective's decomposition there, ``last_probe`` the replica's latest
     probe values ``{(split, layer, metric): value}``. ``on_progress(step, total, losses)``
     is called about every ``progress_seconds`` with the live replicas' batch losses.
+
+    ``restore_last_probe``: a diverged replica's model is given back the parameters of its
+    last successful probe (what the run store keeps, as the sequential runner keeps its last
+    checkpoint); by default it holds the diverged weights, as ``nclab.train.run`` without a
+    run directory.
     """
     configs = list(configs)
     for i, cfg in enumerate(configs):
@@ -78,14 +84,18 @@ def run_vectorised(
         raise ValueError("configs differ in more than seed / lr / reg / init: "
                          "split them with nclab.sweep.group_compatible")
     results: list[RunResult] = []
+    at_steps = set(at_steps)
     for chunk in group_compatible(configs, max_replicas=max_replicas):
         threads = torch.get_num_threads()
         if configs[0].threads is not None:
             torch.set_num_threads(configs[0].threads)
         try:
-            hooks = _Hooks(set(at_steps), on_step, on_progress, progress_seconds, chunk)
+            hooks = _Hooks(at_steps, on_step, on_progress, progress_seconds, chunk)
             with torch.enable_grad():
-                results += _Group([configs[i] for i in chunk], compile, hooks).run()
+                group = _Group([configs[i] for i in chunk], compile, hooks)
+                for r in group.replicas:
+                    r.keep_good = restore_last_probe
+                results += group.run()
         finally:
             torch.set_num_threads(threads)
     return results
@@ -216,7 +226,7 @@ class _Group:
             with torch.no_grad():
                 value = loss.detach() + stack.penalty()
         self.trace[step].index_copy_(0, self.cols, value.to(device="cpu", dtype=torch.float64))
-        self.hooks.progress(step, self.total, live, self.trace[step, self.cols])
+        self.hooks.progress(step + 1, self.total, live, self.trace[step, self.cols])
         bad: list[int] = []
         if not math.isfinite(value.sum().item()):  # one sync; then find the culprits
             bad = [row for row, v in enumerate(value.tolist()) if not math.isfinite(v)]
