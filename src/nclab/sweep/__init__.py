@@ -14,7 +14,7 @@ dropped while the others go on.
 - :mod:`.replica` -- :class:`Replica`, one config's model, probe, sampler and results.
 - :mod:`.batches` -- the shared training data and each step's batch for the live replicas.
 - :mod:`.compiled` -- optional ``torch.compile`` of the whole step (cached, eager fallback).
-- :mod:`.vectorised` -- :func:`run_vectorised` (the loop).
+- :mod:`.vmap` -- :func:`run_vectorised` (the loop).
 - :mod:`.many` -- :func:`run_many`: vectorised groups, ``nclab.train.run`` for the rest.
 """
 
@@ -25,7 +25,7 @@ from .many import run_many
 from .replica import Replica
 from .stacked import StackedNet
 from .update import ParameterStack, penalty_coefficients
-from .vectorised import run_vectorised
+from .vmap import run_vectorised
 
 __all__ = [
     "CompiledStep",

@@ -39,7 +39,7 @@ from nclab.experiments.runner import (
 from nclab.train import build_data
 
 from .grouping import group_compatible
-from .vectorised import run_vectorised
+from .vmap import run_vectorised
 
 DEFAULT_MAX_REPLICAS = 32
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from nclab.train import RunResult, TrainConfig, run
 
 from .grouping import group_compatible
-from .vectorised import run_vectorised
+from .vmap import run_vectorised
 
 
 def run_many(
