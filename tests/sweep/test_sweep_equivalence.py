@@ -111,3 +111,13 @@ def test_incompatible_or_unsupported_configs_are_rejected():
     with pytest.raises(ValueError, match="optim.name='adam'"):
         run_vectorised([cfg_of(DUFM, "optim.name=adam")])
     assert run_vectorised([]) == []
+
+
+def test_adam_dufm_and_mlp_per_replica_lr_and_weight_decay(assert_matches):
+    dufm = [cfg_of(DUFM, "optim.name=adam", "optim.lr=0.01", f"seed={s}", f"optim.lr={lr}",
+                   f"reg.weight_decay={wd}") for s, lr, wd in [(0, 0.01, 4e-3), (1, 0.003, 0.0)]]
+    check_group(dufm, assert_matches)
+    base = [o for o in MLP if not o.startswith(("optim.name", "optim.momentum"))]
+    mlp = [cfg_of(base, "optim.name=adam", f"seed={s}", f"optim.lr={lr}")
+           for s, lr in [(0, 1e-3), (1, 3e-3)]]
+    check_group(mlp, assert_matches)

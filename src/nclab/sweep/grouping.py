@@ -12,8 +12,8 @@ schedule shape, the probes, ``dtype``, ``device`` and ``threads``. They may diff
 - ``model.init``, ``model.init_scale``, ``model.feature_std``, ``model.init_from`` (each replica
   is initialised by ``nclab.train.build_model`` from its own config).
 
-A config is vectorisable only for the DUFM and MLP families trained with full-batch GD or
-mini-batch SGD (heavy-ball / Nesterov momentum), and without an ``out_dir`` (the vectorised
+A config is vectorisable only for the DUFM and MLP families trained with full-batch GD,
+mini-batch SGD (heavy-ball / Nesterov momentum) or Adam, and without an ``out_dir`` (the vectorised
 trainer writes no checkpoints).
 """
 
@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from nclab.train import TrainConfig, to_dict
 
 FAMILIES = ("dufm", "mlp")
-OPTIMIZERS = ("gd", "sgd")
+OPTIMIZERS = ("gd", "sgd", "adam")
 
 # fields that may differ between the replicas of one group
 FREE = {

@@ -1,4 +1,4 @@
-r"""Stacked parameters of S replicas and their per-replica GD / SGD-momentum update.
+r"""Stacked parameters of S replicas and their per-replica GD / SGD-momentum / Adam update.
 
 :class:`ParameterStack` holds every parameter as one tensor with a leading replica axis, the
 coefficients ``c_{p,s}`` of the parameter penalties ``Σ_p c_{p,s} ||p_s||^2`` (from each
@@ -67,6 +67,21 @@ def sgd_update(params, grads, bufs, two_c, neg_lr, momentum: float, nesterov: bo
             p.copy_(torch.where(_rows(keep, p), p + neg_lr[i] * d, p))
 
 
+def adam_update(params, grads, m, v, two_c, neg_lr, step: int, betas, eps: float) -> None:
+    """In place: ``torch.optim.Adam`` (``weight_decay=0``, no amsgrad) with a learning rate per
+    replica, written out as torch's single-tensor CPU implementation (the penalties' gradient
+    ``2 c p`` added to the data gradient first); ``step`` counts from 1."""
+    b1, b2 = betas
+    bc1 = 1.0 - b1**step
+    bc2_sqrt = (1.0 - b2**step) ** 0.5
+    for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+        d = g if two_c[i] is None else g.addcmul_(p, two_c[i])
+        m[i].lerp_(d, 1.0 - b1)
+        v[i].mul_(b2).addcmul_(d, d, value=1.0 - b2)
+        denom = (v[i].sqrt() / bc2_sqrt).add_(eps)
+        p.add_((m[i] / denom).mul_(neg_lr[i] / bc1))
+
+
 def _rows(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return mask.reshape((-1,) + (1,) * (like.ndim - 1))
 
@@ -77,11 +92,13 @@ class ParameterStack:
     ``coefs[s]``: :func:`penalty_coefficients` of replica s (missing names: 0);
     ``momentum`` / ``nesterov``: shared by the replicas; ``leaf``: the stacked parameters
     require gradients (the eager step differentiates them with autograd); otherwise momentum
-    buffers start as zeros (the compiled step).
+    buffers start as zeros (the compiled step). ``adam``: ``(betas, eps)`` to update with Adam
+    (:func:`adam_update`) instead of GD / SGD.
     """
 
     def __init__(self, models: Sequence[nn.Module], coefs: Sequence[dict[str, float]],
-                 momentum: float = 0.0, nesterov: bool = False, leaf: bool = True):
+                 momentum: float = 0.0, nesterov: bool = False, leaf: bool = True,
+                 adam: tuple[tuple[float, float], float] | None = None):
         self.names = [n for n, _ in models[0].named_parameters()]
         per_model = [dict(m.named_parameters()) for m in models]
         with torch.no_grad():
@@ -97,6 +114,11 @@ class ParameterStack:
         self.bufs: list[torch.Tensor | None] = [None] * len(self.params)
         if not leaf and self.momentum != 0.0:
             self.bufs = [torch.zeros_like(p) for p in self.params]
+        self.adam = adam
+        self.steps = 0
+        if adam is not None:  # first and second moments
+            self.m = [torch.zeros_like(p) for p in self.params]
+            self.v = [torch.zeros_like(p) for p in self.params]
         self.neg_lr: list[torch.Tensor] = []
 
     @property
@@ -129,8 +151,13 @@ class ParameterStack:
             grads.append(p.grad if p.grad is not None else torch.zeros_like(p))
             p.grad = None
         with torch.no_grad():
-            sgd_update(self.params, grads, self.bufs, self.two_c, self.neg_lr, self.momentum,
-                       self.nesterov)
+            if self.adam is not None:
+                self.steps += 1
+                adam_update(self.params, grads, self.m, self.v, self.two_c, self.neg_lr,
+                            self.steps, *self.adam)
+            else:
+                sgd_update(self.params, grads, self.bufs, self.two_c, self.neg_lr,
+                           self.momentum, self.nesterov)
 
     def keep(self, rows: Sequence[int]) -> None:
         """Keep only the replicas ``rows`` (in that order), with gradients and buffers."""
@@ -144,6 +171,9 @@ class ParameterStack:
                 new.append(q)
             self.params = new
             self.bufs = [None if b is None else b.index_select(0, index) for b in self.bufs]
+            if self.adam is not None:
+                self.m = [t.index_select(0, index) for t in self.m]
+                self.v = [t.index_select(0, index) for t in self.v]
             self.two_c = [None if t is None else t.index_select(0, index) for t in self.two_c]
             self.c = [None if t is None else t.index_select(0, index) for t in self.c]
             self.neg_lr = [t.index_select(0, index) for t in self.neg_lr]

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 
 import torch
@@ -147,8 +148,13 @@ class _Group:
                 if f > 0:
                     c["H1"] = c.get("H1", 0.0) + f
             self.fcoef = [0.0] * len(configs)
+        adam = (tuple(cfg.optim.betas), cfg.optim.eps) if cfg.optim.name == "adam" else None
+        if compile and adam is not None:
+            warnings.warn("compile=True: the compiled step has no Adam update; training "
+                          "eagerly", RuntimeWarning, stacklevel=3)
+            compile = False
         self.stack = ParameterStack([r.model for r in self.replicas], coefs, cfg.optim.momentum,
-                                    cfg.optim.nesterov, leaf=not compile)
+                                    cfg.optim.nesterov, leaf=not compile, adam=adam)
         first = self.replicas[0]
         self.net = StackedNet(first.model, cfg.loss.kind, first.objective.fit_per_sample,
                               self.train.N)
