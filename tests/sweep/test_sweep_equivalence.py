@@ -108,8 +108,10 @@ def test_max_replicas_chunks_and_keeps_the_order(assert_matches):
 def test_incompatible_or_unsupported_configs_are_rejected():
     with pytest.raises(ValueError, match="differ"):
         run_vectorised([cfg_of(DUFM), cfg_of(DUFM, "model.widths=[10,10,10]")])
-    with pytest.raises(ValueError, match="optim.name='adam'"):
-        run_vectorised([cfg_of(DUFM, "optim.name=adam")])
+    weightnorm = apply_overrides(TrainConfig(), ["data.name=digits", "model.arch=weightnorm",
+                                                 "reg.scheme=rho"])
+    with pytest.raises(ValueError, match="model.arch='weightnorm'"):
+        run_vectorised([weightnorm])
     assert run_vectorised([]) == []
 
 
