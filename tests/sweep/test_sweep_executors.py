@@ -238,3 +238,12 @@ def test_jobs_pool_of_work_units_matches_in_process(tmp_path):
     got = rows(store, exp_id)
     assert got
     assert_same_rows(rows(ref, exp_id), got, rtol=1e-12)
+
+
+def test_spread_units_uses_every_worker():
+    from nclab.sweep.execute import spread_units
+
+    assert spread_units([[0, 1, 2]], 2) == [[0, 1], [2]]
+    assert spread_units([[0, 1, 2, 3], [4]], 3) == [[0, 1], [2, 3], [4]]
+    assert spread_units([[0], [1]], 4) == [[0], [1]]  # nothing left to split
+    assert spread_units([[0, 1], [2, 3]], 2) == [[0, 1], [2, 3]]

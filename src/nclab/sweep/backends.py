@@ -28,7 +28,14 @@ from pathlib import Path
 
 from nclab.experiments.runner import Options, PlanError, Progress, registered, run_pool
 
-from .execute import DEFAULT_MAX_REPLICAS, UnitSpec, execute_unit, run_unit_spec, work_units
+from .execute import (
+    DEFAULT_MAX_REPLICAS,
+    UnitSpec,
+    execute_unit,
+    run_unit_spec,
+    spread_units,
+    work_units,
+)
 
 BACKENDS = ("local", "ray", "slurm")
 
@@ -45,6 +52,8 @@ class LocalExecutor:
     def __call__(self, runs, pending, store, progress: Progress, options: Options,
                  outcomes: dict) -> None:
         units = work_units(runs, pending, vmap=self.vmap, max_replicas=self.max_replicas)
+        if self.jobs > 1 and registered(runs):
+            units = spread_units(units, self.jobs)
         if self.jobs > 1 and len(units) > 1 and registered(runs):
             tasks = [(u, UnitSpec.of(runs, u, store, options, self.compile)) for u in units]
             run_pool(tasks, run_unit_spec, runs, progress, self.jobs, outcomes)

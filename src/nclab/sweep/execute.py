@@ -65,6 +65,21 @@ def _skipped(store, prun: PlannedRun) -> RunOutcome:
                       path=str(store.run_dir(prun.experiment.id, prun.scale, prun.run_id)))
 
 
+def spread_units(units: list[list[int]], workers: int) -> list[list[int]]:
+    """Split the largest groups in halves until there are at least ``workers`` units (or only
+    single runs): with fewer units than worker processes, parallel processes beat one wide
+    vectorised group (a group of S wide MLPs is not S times faster on one core)."""
+    units = [list(u) for u in units]
+    while len(units) < workers:
+        big = max(range(len(units)), key=lambda k: len(units[k]), default=None)
+        if big is None or len(units[big]) < 2:
+            break
+        u = units.pop(big)
+        half = (len(u) + 1) // 2
+        units += [u[:half], u[half:]]
+    return sorted(units, key=lambda u: u[0])
+
+
 def execute_unit(runs: Sequence[PlannedRun], indices: Sequence[int], store,
                  progress: Progress | None = None, *, options: Options | None = None,
                  compile: bool = False, outcomes: dict | None = None) -> dict[int, RunOutcome]:
