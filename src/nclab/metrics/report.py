@@ -47,7 +47,8 @@ class LayerReport:
         return "\n".join(lines)
 
 
-def _try(report: LayerReport, row: dict, kind: str, name: str, fn) -> None:
+def try_metric(report: LayerReport, row: dict, kind: str, name: str, fn) -> None:
+    """``row[name] = fn()``, or the ValueError's message recorded in ``report.skipped``."""
     try:
         row[name] = fn()
     except ValueError as err:
@@ -58,10 +59,10 @@ def _feature_row(report, layer, kind, H, y, K, W, nc3, rank_rtol) -> dict:
     row = {"layer": layer, "kind": kind}
     stats = ClassStats(K).update(H, y)
     for name in ("nc1_trace", "trace_sigma_w", "cdnv"):
-        _try(report, row, kind, name, getattr(stats, name))
-    _try(report, row, kind, "nc2_cond", stats.nc2_cond)
-    _try(report, row, kind, "nc2_cond_K", lambda: stats.nc2_cond(nonzero=False))
-    _try(report, row, kind, "means_rank", lambda: numerical_rank(stats.class_means(), rank_rtol))
+        try_metric(report, row, kind, name, getattr(stats, name))
+    try_metric(report, row, kind, "nc2_cond", stats.nc2_cond)
+    try_metric(report, row, kind, "nc2_cond_K", lambda: stats.nc2_cond(nonzero=False))
+    try_metric(report, row, kind, "means_rank", lambda: numerical_rank(stats.class_means(), rank_rtol))
     try:
         etf = stats.nc2_etf()
         row.update({f"nc2_{k}": v for k, v in etf.items() if k != "cos_std_over_mean"})
@@ -75,25 +76,28 @@ def _feature_row(report, layer, kind, H, y, K, W, nc3, rank_rtol) -> dict:
     except ValueError as err:
         report.skipped[(layer, kind, "nc1_pinv")] = str(err)
     if nc3:
-        _try(report, row, kind, "nc3_cos", lambda: stats.nc3_cos(W))
-        _try(report, row, kind, "nc3_duality", lambda: stats.nc3_duality(W))
+        try_metric(report, row, kind, "nc3_cos", lambda: stats.nc3_cos(W))
+        try_metric(report, row, kind, "nc3_duality", lambda: stats.nc3_duality(W))
     if kind == "pre":
-        _try(report, row, kind, "negativity", lambda: negativity(H))
+        try_metric(report, row, kind, "negativity", lambda: negativity(H))
     return row
 
 
-def _weight_rows(report, weights: list[tuple[str, torch.Tensor]], K, rank_rtol) -> None:
+def weight_rows(report, weights: list[tuple[str, torch.Tensor]], K, rank_rtol) -> None:
+    """Append one ``kind="weight"`` row per ``(name, W)`` to ``report``: Frobenius norm, stable
+    and numerical rank, distance to rank K, and balancedness with the next matrix when their
+    shapes chain (shared with the training probe)."""
     for i, (name, Wl) in enumerate(weights):
         row = {"layer": name, "kind": "weight", "w_fro": float(Wl.norm())}
         mat = Wl.reshape(Wl.shape[0], -1)
-        _try(report, row, "weight", "w_stable_rank", lambda m=mat: stable_rank(m))
-        _try(report, row, "weight", "w_rank", lambda m=mat: numerical_rank(m, rank_rtol))
-        _try(report, row, "weight", "w_rel_dist_rank_K", lambda m=mat: rel_dist_to_rank(m, K))
+        try_metric(report, row, "weight", "w_stable_rank", lambda m=mat: stable_rank(m))
+        try_metric(report, row, "weight", "w_rank", lambda m=mat: numerical_rank(m, rank_rtol))
+        try_metric(report, row, "weight", "w_rel_dist_rank_K", lambda m=mat: rel_dist_to_rank(m, K))
         if i + 1 < len(weights):
             nxt = weights[i + 1][1]
             if Wl.ndim == 2 and nxt.ndim == 2 and nxt.shape[1] == Wl.shape[0]:
-                _try(report, row, "weight", "w_balancedness", lambda a=Wl, b=nxt: balancedness(a, b))
-                _try(
+                try_metric(report, row, "weight", "w_balancedness", lambda a=Wl, b=nxt: balancedness(a, b))
+                try_metric(
                     report, row, "weight", "w_imbalance_op",
                     lambda a=Wl, b=nxt: balancedness(a, b, relative=False),
                 )
@@ -182,5 +186,5 @@ def layer_report(
     for name, kind, H in entries:
         nc3 = W is not None and name == classifier_input and H.shape[1] == W.shape[1]
         report.rows.append(_feature_row(report, name, kind, H, y, K, W, nc3, rank_rtol))
-    _weight_rows(report, wts, K, rank_rtol)
+    weight_rows(report, wts, K, rank_rtol)
     return report

@@ -25,16 +25,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from nclab.metrics import (
-    ClassStats,
-    LayerReport,
-    balancedness,
-    layer_report,
-    margins,
-    numerical_rank,
-    rel_dist_to_rank,
-    stable_rank,
-)
+from nclab.metrics import ClassStats, LayerReport, layer_report, margins, numerical_rank
+from nclab.metrics.report import try_metric, weight_rows
 from nclab.models import WeightNormNet
 
 from .batches import TrainSet
@@ -205,15 +197,8 @@ class Probe:
                 report.skipped[(name, kind, "negativity")] = (
                     f"width {s.D} > probe.max_gram_dim={cfg.max_gram_dim}: not streamed"
                 )
-        _weight_rows(report, weights, K, cfg.rank_rtol)
+        weight_rows(report, [(n, W.double()) for n, W in weights], K, cfg.rank_rtol)
         return report, sums, torch.cat(outputs)
-
-
-def _try(report: LayerReport, row: dict, kind: str, name: str, fn) -> None:
-    try:
-        row[name] = fn()
-    except ValueError as err:
-        report.skipped[(row["layer"], kind, name)] = str(err)
 
 
 def _stream_row(report, name, kind, stats: ClassStats, second, W, grams, cfg) -> dict:
@@ -221,24 +206,24 @@ def _stream_row(report, name, kind, stats: ClassStats, second, W, grams, cfg) ->
     statistics (same names)."""
     row = {"layer": name, "kind": kind}
     for metric in ("nc1_trace", "trace_sigma_w", "cdnv", "nc2_cond"):
-        _try(report, row, kind, metric, getattr(stats, metric))
-    _try(report, row, kind, "nc2_cond_K", lambda: stats.nc2_cond(nonzero=False))
-    _try(report, row, kind, "means_rank",
-         lambda: numerical_rank(stats.class_means(), cfg.rank_rtol))
+        try_metric(report, row, kind, metric, getattr(stats, metric))
+    try_metric(report, row, kind, "nc2_cond_K", lambda: stats.nc2_cond(nonzero=False))
+    try_metric(report, row, kind, "means_rank",
+               lambda: numerical_rank(stats.class_means(), cfg.rank_rtol))
     try:
         etf = stats.nc2_etf()
         row.update({f"nc2_{k}": v for k, v in etf.items() if k != "cos_std_over_mean"})
     except ValueError as err:
         report.skipped[(name, kind, "nc2_etf")] = str(err)
     if second is not None:
-        _try(report, row, kind, "nc1_pinv", second.nc1_pinv)
+        try_metric(report, row, kind, "nc1_pinv", second.nc1_pinv)
         if W is not None:
-            _try(report, row, kind, "nc4_ncc", second.nc4_ncc)
+            try_metric(report, row, kind, "nc4_ncc", second.nc4_ncc)
     if W is not None:
-        _try(report, row, kind, "nc3_cos", lambda: stats.nc3_cos(W))
-        _try(report, row, kind, "nc3_duality", lambda: stats.nc3_duality(W))
+        try_metric(report, row, kind, "nc3_cos", lambda: stats.nc3_cos(W))
+        try_metric(report, row, kind, "nc3_duality", lambda: stats.nc3_duality(W))
     if grams is not None:
-        _try(report, row, kind, "negativity", lambda: _gram_negativity(*grams))
+        try_metric(report, row, kind, "negativity", lambda: _gram_negativity(*grams))
     return row
 
 
@@ -250,19 +235,3 @@ def _gram_negativity(G: torch.Tensor, G_neg: torch.Tensor) -> float:
     return (max(float(torch.linalg.eigvalsh(G_neg)[-1]), 0.0) / top) ** 0.5
 
 
-def _weight_rows(report: LayerReport, weights, K: int, rank_rtol: float) -> None:
-    """The weight rows of :func:`nclab.metrics.layer_report` (same names)."""
-    mats = [(n, W.double()) for n, W in weights]
-    for i, (name, Wl) in enumerate(mats):
-        row = {"layer": name, "kind": "weight", "w_fro": float(Wl.norm())}
-        mat = Wl.reshape(Wl.shape[0], -1)
-        _try(report, row, "weight", "w_stable_rank", lambda m=mat: stable_rank(m))
-        _try(report, row, "weight", "w_rank", lambda m=mat: numerical_rank(m, rank_rtol))
-        _try(report, row, "weight", "w_rel_dist_rank_K", lambda m=mat: rel_dist_to_rank(m, K))
-        if i + 1 < len(mats):
-            nxt = mats[i + 1][1]
-            if Wl.ndim == 2 and nxt.ndim == 2 and nxt.shape[1] == Wl.shape[0]:
-                _try(report, row, "weight", "w_balancedness", lambda a=Wl, b=nxt: balancedness(a, b))
-                _try(report, row, "weight", "w_imbalance_op",
-                     lambda a=Wl, b=nxt: balancedness(a, b, relative=False))
-        report.rows.append(row)
