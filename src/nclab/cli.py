@@ -286,6 +286,7 @@ def executor_of(args):
 
 def cmd_run(args) -> int:
     from nclab.experiments.runner import PlanError, plan, run_experiment
+    from nclab.report import build_report
     from nclab.store import Store
 
     exp = _get(args.experiment)
@@ -317,7 +318,7 @@ def cmd_run(args) -> int:
     for leaf in exp.leaves():
         summary, claims = _run_summary(store, leaf, args.scale, outcome.runs)
         if not args.no_report:
-            report = _build_report(store, leaf, args.scale)
+            report = build_report(store, leaf, args.scale)
             summary["report"] = str(report)
             reports.append(report)
         summaries.append(summary)
@@ -335,17 +336,6 @@ def cmd_run(args) -> int:
         _print_json({"experiment": exp.id, "scale": args.scale, "store": str(store.root),
                      "seconds": outcome.seconds, "experiments": summaries})
     return EXIT_FAIL if failed else EXIT_OK
-
-
-def _build_report(store, leaf, scale) -> Path:
-    import numpy as np
-
-    from nclab.report import build_report
-
-    # mean ± std of metrics that are inf for some runs (κ of rank-deficient class means) makes
-    # numpy warn inside the report's table; the table shows inf/nan as such
-    with np.errstate(invalid="ignore"):
-        return build_report(store, leaf, scale)
 
 
 # ---- verify ----------------------------------------------------------------------------------
@@ -421,6 +411,7 @@ def _print_verdicts(console, check) -> None:
 
 # ---- report ----------------------------------------------------------------------------------
 def cmd_report(args) -> int:
+    from nclab.report import build_report
     from nclab.store import Store
 
     store = Store(_root(args))
@@ -443,7 +434,7 @@ def cmd_report(args) -> int:
         for scale in found:
             if scale not in leaf.scales:
                 continue
-            written.append(_build_report(store, leaf, scale))
+            written.append(build_report(store, leaf, scale))
     if not written:
         raise UsageError(f"no runs of {exp.id} in {store.root}; run `nclab run {exp.id}` first")
     for p in written:

@@ -106,9 +106,10 @@ def _index(root: Path, reports: list[tuple[str, Path]]) -> Path:
 
 def run_demo(root="runs", jobs: int | None = None, console: Console | None = None) -> int:
     """Run the demo experiments into the store at ``root``; returns an exit code."""
-    from nclab.cli import RichProgress, _build_report, _print_claims
+    from nclab.cli import RichProgress, _print_claims
     from nclab.experiments.registry import get
     from nclab.experiments.runner import evaluate, run_experiments
+    from nclab.report import build_report
     from nclab.store import Store
     from nclab.sweep.backends import LocalExecutor
 
@@ -136,7 +137,7 @@ def run_demo(root="runs", jobs: int | None = None, console: Console | None = Non
         else:
             _mlp_tables(console, results)
         _print_claims(console, exp, evaluate(exp, results))
-        reports.append((exp.id, _build_report(store, exp, scale)))
+        reports.append((exp.id, build_report(store, exp, scale)))
     if interrupted:
         console.print("[yellow]interrupted[/yellow]: run the demo again to resume")
         return 130

@@ -105,6 +105,7 @@ def check_experiment(experiment, store, scale: str, *, run: bool = True, executo
                      progress=None, report: bool = True) -> ExperimentCheck:
     """Run (``run``; finished runs are reused) and evaluate one leaf experiment."""
     from nclab.experiments.runner import evaluate, run_experiment
+    from nclab.report import build_report
 
     t0 = time.perf_counter()
     out = ExperimentCheck(experiment.id, experiment.paper, experiment.figure, experiment.title,
@@ -123,7 +124,8 @@ def check_experiment(experiment, store, scale: str, *, run: bool = True, executo
         out.compute_seconds = sum(_seconds(store, experiment.id, scale, r) for r in finished)
         verdicts = evaluate(experiment, results)
         if report and not out.interrupted:
-            out.report = str(_report(store, experiment, scale, [o for _, o in verdicts]))
+            out.report = str(build_report(store, experiment, scale,
+                                          claims=[o for _, o in verdicts]))
     else:
         verdicts = [(c.text, None) for c in experiment.claims]
     for claim, (_, o) in zip(experiment.claims, verdicts, strict=True):
@@ -148,15 +150,6 @@ def _seconds(store, exp_id: str, scale: str, run: dict) -> float:
         return float(json.loads(path.read_text()).get("summary", {}).get("seconds", 0.0))
     except (OSError, ValueError, TypeError):
         return 0.0
-
-
-def _report(store, experiment, scale, outcomes) -> Path:
-    import numpy as np
-
-    from nclab.report import build_report
-
-    with np.errstate(invalid="ignore"):
-        return build_report(store, experiment, scale, claims=outcomes)
 
 
 def verify(experiments: Sequence, store, scale: str, *, run: bool = True, executor=None,

@@ -300,7 +300,7 @@ def run_experiments(
                 executor(runs, pending, store, progress,
                          Options(seeds, tuple(sets), device, data_dir, chunk_seconds, overwrite),
                          outcomes)
-        elif jobs > 1 and len(pending) > 1 and _registered(runs):
+        elif jobs > 1 and len(pending) > 1 and registered(runs):
             _run_parallel(runs, done, store, progress, jobs, chunk_seconds, overwrite, sets,
                           device, data_dir, seeds, outcomes)
         else:
@@ -364,10 +364,6 @@ def replan(experiment_id: str, scale: str, run_id_: str, options: Options) -> Pl
 def registered(runs: list[PlannedRun]) -> bool:
     """Whether every run's experiment is the registered one of its id (so it can be
     re-planned elsewhere with :func:`replan`)."""
-    return _registered(runs)
-
-
-def _registered(runs: list[PlannedRun]) -> bool:
     from .registry import UnknownExperiment, get
 
     try:

@@ -52,9 +52,10 @@ class LocalExecutor:
     def __call__(self, runs, pending, store, progress: Progress, options: Options,
                  outcomes: dict) -> None:
         units = work_units(runs, pending, vmap=self.vmap, max_replicas=self.max_replicas)
-        if self.jobs > 1 and registered(runs):
+        pool = self.jobs > 1 and registered(runs)  # workers re-plan runs from the registry
+        if pool:
             units = spread_units(units, self.jobs)
-        if self.jobs > 1 and len(units) > 1 and registered(runs):
+        if pool and len(units) > 1:
             tasks = [(u, UnitSpec.of(runs, u, store, options, self.compile)) for u in units]
             run_pool(tasks, run_unit_spec, runs, progress, self.jobs, outcomes)
             return
