@@ -358,14 +358,21 @@ def cmd_verify(args) -> int:
     console = _console(args, stderr=args.json)
     executor = executor_of(args) if not args.no_run else None
 
-    def progress(leaf):
-        return RichProgress(console, leaf.id, enabled=not (args.quiet or args.json))
+    leaves = [leaf for e in exps for leaf in e.leaves()]
+    progress = RichProgress(console, f"verify: {len(leaves)} experiments at {args.scale}",
+                            enabled=not (args.quiet or args.json))
+    t0 = time.perf_counter()
+
+    def trained():
+        if not args.json and not args.no_run:
+            console.print(f"runs made in {time.perf_counter() - t0:.0f} s; evaluating claims")
 
     def done(check):
         if args.json:
             return
         n = check.counts
         console.print(f"[bold]{check.experiment}[/bold] ({check.figure}): {check.runs} runs, "
+                      f"training {check.compute_seconds:.1f} CPU-s, checks "
                       f"{check.seconds:.1f} s  [green]{n['PASS']} PASS[/] [red]{n['FAIL']} "
                       f"FAIL[/] [yellow]{n['NOT-RUN']} NOT-RUN[/]"
                       + (f" [red]{n['ERROR']} ERROR[/]" if n["ERROR"] else "")
@@ -374,23 +381,26 @@ def cmd_verify(args) -> int:
 
     try:
         checks = verify(exps, store, args.scale, run=not args.no_run, executor=executor,
-                        progress_factory=progress, on_done=done)
+                        progress=progress, on_done=done, on_trained=trained)
     except PlanError as err:
         raise UsageError(str(err)) from None
+    wall = time.perf_counter() - t0
     page = write_reproduction_html(checks, Path(args.html) if args.html
                                    else store.root / "reproduction.html")
     command = "nclab verify --scale " + args.scale + (" --no-run" if args.no_run else "")
     if args.readme:
-        update_readme(args.readme, status_markdown(checks, command))
+        update_readme(args.readme, status_markdown(checks, command, wall))
     if args.json:
         _print_json({"scale": args.scale, "store": str(store.root), "html": str(page),
+                     "wall_seconds": wall,
                      "experiments": as_json(checks)})
     else:
         totals = {s: sum(ch.counts[s] for ch in checks) for s in STATUSES}
         console.print(f"\n{len(checks)} experiments at {args.scale}: {totals['PASS']} PASS, "
                       f"{totals['FAIL']} FAIL, {totals['NOT-RUN']} NOT-RUN, {totals['ERROR']} "
-                      "ERROR in "
-                      f"{sum(ch.seconds for ch in checks):.0f} s\nreproduction report: {page}")
+                      f"ERROR in {wall:.0f} s (wall; training "
+                      f"{sum(ch.compute_seconds for ch in checks) / 60:.1f} CPU-min)\n"
+                      f"reproduction report: {page}")
     if any(ch.interrupted for ch in checks):
         return EXIT_INTERRUPTED
     return exit_code(checks)
@@ -667,8 +677,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("verify", "check the papers' claims: run (or reuse stored runs) and evaluate",
             cmd_verify, "Run every experiment (or EXP ...) at a scale -- finished runs in the "
             "store are reused -- evaluate each paper claim (PASS / FAIL / NOT-RUN with the "
-            "reason), print a table with per-experiment wall time and write "
-            "reproduction.html linking every claim to its figure. Exit code 0 only if every "
+            "reason), print a table with per-experiment training time and the total wall time, "
+            "and write reproduction.html linking every claim to its figure. Exit code 0 only if every "
             "evaluated claim passes.\n\nexamples:\n  nclab verify --scale smoke\n  nclab "
             "verify sukenik2024-fig2-top jacot2025-fig4 --scale cpu --jobs 2\n  nclab verify "
             "--scale cpu --readme README.md   # regenerate the README's status table")

@@ -50,8 +50,8 @@ class ExperimentCheck:
     figure: str
     title: str
     scale: str
-    seconds: float = 0.0  # wall time of this call (training + evaluation + report)
-    compute_seconds: float = 0.0  # training time recorded by the stored runs
+    seconds: float = 0.0  # wall time of the evaluation (claims + report)
+    compute_seconds: float = 0.0  # training time recorded by the stored runs (CPU-seconds)
     runs: int = 0  # finished runs in the store
     trained: int = 0  # runs trained by this call
     failed: int = 0
@@ -102,16 +102,20 @@ def claim_figure(experiment, claim) -> int | None:
 
 
 def check_experiment(experiment, store, scale: str, *, run: bool = True, executor=None,
-                     progress=None, report: bool = True) -> ExperimentCheck:
-    """Run (``run``; finished runs are reused) and evaluate one leaf experiment."""
+                     progress=None, report: bool = True, outcome=None) -> ExperimentCheck:
+    """Run (``run``; finished runs are reused) and evaluate one leaf experiment.
+
+    ``outcome``: the :class:`~nclab.experiments.runner.ExperimentOutcome` of runs already
+    made for it (by :func:`verify`'s shared pool); it is then not run again."""
     from nclab.experiments.runner import evaluate, run_experiment
     from nclab.report import build_report
 
     t0 = time.perf_counter()
     out = ExperimentCheck(experiment.id, experiment.paper, experiment.figure, experiment.title,
                           scale)
-    if run and scale in experiment.scales:
+    if outcome is None and run and scale in experiment.scales:
         outcome = run_experiment(experiment, store, scale, executor=executor, progress=progress)
+    if outcome is not None:
         out.trained = sum(r.status == "finished" for r in outcome.runs)
         out.failed = len(outcome.failed)
         out.interrupted = outcome.interrupted
@@ -153,28 +157,40 @@ def _seconds(store, exp_id: str, scale: str, run: dict) -> float:
 
 
 def verify(experiments: Sequence, store, scale: str, *, run: bool = True, executor=None,
-           progress_factory=None, on_done=None) -> list[ExperimentCheck]:
+           progress=None, on_done=None, on_trained=None) -> list[ExperimentCheck]:
     """:func:`check_experiment` for every leaf of ``experiments`` (skipped ones are listed
-    with every claim NOT-RUN and the reason). ``progress_factory(leaf)``: a progress display
-    per experiment; ``on_done(check)``: called after each (printing as they finish). Stops
-    after an interruption (Ctrl-C), returning what was checked."""
+    with every claim NOT-RUN and the reason).
+
+    With ``run``, the runs of all the leaves are made first, together
+    (:func:`nclab.experiments.runner.run_experiments`: one plan and, with a pool executor,
+    one pool of workers, most expensive work first, so that no worker idles at an
+    experiment's end), then every leaf is evaluated. ``progress``: the display of that
+    combined run; ``on_trained()``: called when it ends; ``on_done(check)``: called after each
+    evaluation (printing as they finish). After an interruption (Ctrl-C) every check is marked
+    interrupted; what was stored is still evaluated."""
+    from nclab.experiments.runner import run_experiments
+
+    leaves = [leaf for exp in experiments for leaf in exp.leaves()]
+    todo = [leaf for leaf in leaves if not leaf.skipped and scale in leaf.scales]
+    made = {}
+    if run and todo:
+        outs = run_experiments([(leaf, scale) for leaf in todo], store, executor=executor,
+                               progress=progress)
+        made = {leaf.id: o for leaf, o in zip(todo, outs, strict=True)}
+    if on_trained is not None:
+        on_trained()
     checks = []
-    for exp in experiments:
-        for leaf in exp.leaves():
-            if leaf.skipped:
-                check = ExperimentCheck(leaf.id, leaf.paper, leaf.figure, leaf.title, scale,
-                                        error=f"skipped: {leaf.skipped}")
-                check.claims = [ClaimCheck(c.text, c.source, "NOT-RUN", reason=leaf.skipped)
-                                for c in leaf.claims]
-            else:
-                progress = progress_factory(leaf) if progress_factory is not None else None
-                check = check_experiment(leaf, store, scale, run=run, executor=executor,
-                                         progress=progress)
-            checks.append(check)
-            if on_done is not None:
-                on_done(check)
-            if check.interrupted:
-                return checks
+    for leaf in leaves:
+        if leaf.skipped:
+            check = ExperimentCheck(leaf.id, leaf.paper, leaf.figure, leaf.title, scale,
+                                    error=f"skipped: {leaf.skipped}")
+            check.claims = [ClaimCheck(c.text, c.source, "NOT-RUN", reason=leaf.skipped)
+                            for c in leaf.claims]
+        else:
+            check = check_experiment(leaf, store, scale, run=False, outcome=made.get(leaf.id))
+        checks.append(check)
+        if on_done is not None:
+            on_done(check)
     return checks
 
 
@@ -217,7 +233,7 @@ def write_reproduction_html(checks: Sequence[ExperimentCheck], path) -> Path:
                 link = f"<a href=\"{_e(href + anchor)}\">figure</a>"
             detail = c.threshold if c.status in ("PASS", "FAIL") else c.reason
             head = (f"<td rowspan=\"{len(ch.claims)}\">{name} ({_e(ch.figure)}){note}<br>"
-                    f"<span class=\"meta\">{ch.runs} runs, {ch.seconds:.0f} s</span></td>"
+                    f"<span class=\"meta\">{ch.runs} runs, {ch.compute_seconds:.0f} s training</span></td>"
                     if k == 0 else "")
             rows.append(f"<tr>{head}<td class=\"{_e(c.status)}\">{_e(c.status)}</td>"
                         f"<td>{_e(c.text)}<br><span class=\"meta\">{_e(c.source)}</span></td>"
@@ -248,23 +264,30 @@ def _md(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def status_markdown(checks: Sequence[ExperimentCheck], command: str) -> str:
-    """The README's "Reproduction status" block: per-experiment counts and wall time, then
-    every claim that did not pass (FAIL, and NOT-RUN with its reason)."""
+def status_markdown(checks: Sequence[ExperimentCheck], command: str,
+                    wall_seconds: float | None = None) -> str:
+    """The README's "Reproduction status" block: per-experiment counts and training time (the
+    CPU time of its stored runs: runs of all experiments share the workers, so their times
+    add up to more than the wall time), the total wall time (``wall_seconds``, default: the
+    sum of the checks' times), then every claim that did not pass (FAIL, and NOT-RUN with
+    its reason)."""
     totals = {s: sum(ch.counts[s] for ch in checks) for s in STATUSES}
-    wall = sum(ch.seconds for ch in checks)
+    wall = wall_seconds if wall_seconds is not None else sum(
+        ch.seconds + ch.compute_seconds for ch in checks)
+    cpu = sum(ch.compute_seconds for ch in checks)
     lines = [
         f"Generated by `{command}` (nclab {__version__}, {time.strftime('%Y-%m-%d')}): "
         f"{len(checks)} experiments, **{totals['PASS']} PASS, {totals['FAIL']} FAIL, "
-        f"{totals['NOT-RUN']} NOT-RUN, {totals['ERROR']} ERROR**, wall time {wall / 60:.1f} min.",
+        f"{totals['NOT-RUN']} NOT-RUN, {totals['ERROR']} ERROR**, wall time {wall / 60:.1f} min "
+        f"({cpu / 60:.0f} CPU-min of training).",
         "",
-        "| experiment | figure | PASS | FAIL | NOT-RUN | ERROR | runs | wall time |",
+        "| experiment | figure | PASS | FAIL | NOT-RUN | ERROR | runs | training CPU time |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for ch in checks:
         n = ch.counts
         lines.append(f"| `{ch.experiment}` | {_md(ch.figure)} | {n['PASS']} | {n['FAIL']} | "
-                     f"{n['NOT-RUN']} | {n['ERROR']} | {ch.runs} | {ch.seconds:.0f} s |")
+                     f"{n['NOT-RUN']} | {n['ERROR']} | {ch.runs} | {ch.compute_seconds:.0f} s |")
     not_passed = [(ch, c) for ch in checks for c in ch.claims if c.status != "PASS"]
     if not_passed:
         lines += ["", "Claims that did not pass:", "",

@@ -33,6 +33,7 @@ def test_verify_runs_then_reuses_and_links_claims_to_figures(tmp_path, capsys):
                  "--quiet"])
     got = json.loads(capsys.readouterr().out)
     assert code == 0
+    assert got["wall_seconds"] > 0
     exps = {e["experiment"]: e for e in got["experiments"]}
     assert set(exps) == set(FAST)
     assert all(e["counts"]["PASS"] >= 4 and e["counts"]["FAIL"] == 0 for e in exps.values())
@@ -107,6 +108,7 @@ def test_status_markdown_and_readme_block(tmp_path):
     block = status_markdown([_check("PASS", "FAIL", "NOT-RUN")], "nclab verify --scale cpu")
     assert "1 PASS, 1 FAIL, 1 NOT-RUN" in block
     assert "claim 1 \\| with a pipe" in block and "not meaningful" in block
+    assert "wall time 2.0 min" in status_markdown([_check("PASS")], "c", wall_seconds=120.0)
     readme = tmp_path / "README.md"
     readme.write_text(f"# t\n{START}\nSTALE BLOCK\n{END}\nafter\n")
     update_readme(readme, block)

@@ -138,9 +138,15 @@ FIG1 = Experiment(
 
 
 # ---- Figs 2 and 4: singular values vs the Theorem 4.2 prediction --------------------------------
+# Measured on digits (N = 200, widths 200, 20k Adam steps, δ in {20, 5, 1, 0.1, 0.01}): data
+# loss 1e-2 (no interpolation) and a mean relative error of 0.338-0.343 for every δ; with N = 100,
+# widths 100, 10k steps 0.241-0.244 (scaled targets 0.5 Y: 0.77-0.80; λ = 1e-3: 1.29-1.39).
+_SV_WHY = ("the prediction holds at a minimiser, reached only after training far past "
+           "interpolation; at CPU budgets (20k Adam steps, data loss 1e-2) the mean relative "
+           "error is 0.34 for every δ in 0.01..20 (measured), so its order in δ is noise")
 def _delta_experiment(fig: str, deltas, cpu_deltas, title: str) -> Experiment:
     L = 5
-    cpu = _digits(20, 200, 20000, L)
+    cpu = _digits(10, 100, 10000, L)
     return Experiment(
         id=f"{PAPER}-{fig}", paper=PAPER, figure=fig.replace("fig", "Fig "), title=title,
         base=_tanh_net(L, 200, 20, 50000, delta=1.0),
@@ -149,7 +155,8 @@ def _delta_experiment(fig: str, deltas, cpu_deltas, title: str) -> Experiment:
                         note="MNIST N = 200, widths 200, 50k Adam steps (until the data loss "
                              "< 1e-6)"),
             cpu=Scale(grid={"reg.first_layer_factor": cpu_deltas}, seeds=1, overrides=cpu,
-                      est_cpu_minutes=10, note="digits N = 200, widths 200, 20k Adam steps"),
+                      est_cpu_minutes=0.3 * len(cpu_deltas),
+                      note="digits N = 100, widths 100, 10k Adam steps: the spectra only"),
             smoke=Scale(grid={"reg.first_layer_factor": cpu_deltas[:2]}, seeds=1,
                         overrides=(*_digits(3, 16, 60, L), *SMOKE)),
         ),
@@ -166,6 +173,7 @@ def _delta_experiment(fig: str, deltas, cpu_deltas, title: str) -> Experiment:
             Claim("the singular values converge to the predicted ones as δ -> 0: the mean "
                   "relative error decreases with δ",
                   C.trend("sv_rel_error", "model", "reg.first_layer_factor", "increasing"),
+                  scales=("paper",), why=_SV_WHY,
                   source=f"{SRC} §5.2, {fig.replace('fig', 'Fig ')}"),
             Claim("training goes way past interpolation: final data loss < 1e-6 in every run",
                   C.compare("fit", "model", "<", 1e-6, agg="all"), scales=("paper",),
@@ -208,9 +216,9 @@ def _fig3():
         scales=scales(
             paper=Scale(seeds=100, est_cpu_minutes=600,
                         note="100 random orthogonal initialisations (GPU or a long CPU job)"),
-            cpu=Scale(seeds=10, overrides=_digits(10, 100, 10000, 10),
-                      est_cpu_minutes=10,
-                      note="10 initialisations, digits N = 100, widths 100, 10k Adam steps"),
+            cpu=Scale(seeds=5, overrides=_digits(10, 100, 10000, 10),
+                      est_cpu_minutes=2.8,
+                      note="5 initialisations, digits N = 100, widths 100, 10k Adam steps"),
             smoke=Scale(seeds=1, overrides=(*_digits(3, 16, 60, 10), *SMOKE)),
         ),
         panels=(
