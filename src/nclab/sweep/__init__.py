@@ -10,6 +10,8 @@ dropped while the others go on.
 
 - :mod:`.grouping` -- :func:`vectorisable`, :func:`group_key`, :func:`group_compatible`.
 - :mod:`.stacked` -- :class:`StackedNet`, the batched DUFM / MLP forward and data loss.
+- :mod:`.funcnet` -- :class:`FuncNet`, the general path (ResNet20, weight-normalised network):
+  ``torch.func.functional_call`` + ``vmap`` over stacked parameters and buffers.
 - :mod:`.update` -- :class:`ParameterStack`, stacked parameters and the per-replica update.
 - :mod:`.replica` -- :class:`Replica`, one config's model, probe, sampler and results.
 - :mod:`.batches` -- the shared training data and each step's batch for the live replicas.
@@ -20,6 +22,7 @@ dropped while the others go on.
 
 from .batches import StackedBatches, train_set
 from .compiled import CompiledStep
+from .funcnet import FuncBatches, FuncNet
 from .grouping import group_compatible, group_key, vectorisable
 from .many import run_many
 from .replica import Replica
@@ -29,6 +32,8 @@ from .vmap import run_vectorised
 
 __all__ = [
     "CompiledStep",
+    "FuncBatches",
+    "FuncNet",
     "ParameterStack",
     "Replica",
     "StackedBatches",

@@ -12,9 +12,10 @@ schedule shape, the probes, ``dtype``, ``device`` and ``threads``. They may diff
 - ``model.init``, ``model.init_scale``, ``model.feature_std``, ``model.init_from`` (each replica
   is initialised by ``nclab.train.build_model`` from its own config).
 
-A config is vectorisable only for the DUFM and MLP families trained with full-batch GD,
-mini-batch SGD (heavy-ball / Nesterov momentum) or Adam, and without an ``out_dir`` (the vectorised
-trainer writes no checkpoints).
+A config is vectorisable for the DUFM and MLP families (hand-batched matmuls) and for ResNet20
+and the weight-normalised network (``torch.func``: :class:`~nclab.sweep.FuncNet`), trained with
+full-batch GD, mini-batch SGD (heavy-ball / Nesterov momentum) or Adam, and without an
+``out_dir`` (the vectorised trainer writes no checkpoints).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from collections.abc import Sequence
 
 from nclab.train import TrainConfig, to_dict
 
-FAMILIES = ("dufm", "mlp")
+STACKED = ("dufm", "mlp")  # hand-batched matmuls (nclab.sweep.StackedNet)
+FAMILIES = (*STACKED, "resnet20", "weightnorm")  # the others through torch.func (FuncNet)
 OPTIMIZERS = ("gd", "sgd", "adam")
 
 # fields that may differ between the replicas of one group

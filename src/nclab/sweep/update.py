@@ -1,6 +1,7 @@
 r"""Stacked parameters of S replicas and their per-replica GD / SGD-momentum / Adam update.
 
-:class:`ParameterStack` holds every parameter as one tensor with a leading replica axis, the
+:class:`ParameterStack` holds every parameter (and buffer, e.g. BatchNorm statistics) as one
+tensor with a leading replica axis, the
 coefficients ``c_{p,s}`` of the parameter penalties ``Σ_p c_{p,s} ||p_s||^2`` (from each
 replica's :class:`nclab.train.Regularizer`), the learning rates and the momentum buffers.
 
@@ -100,10 +101,14 @@ class ParameterStack:
                  momentum: float = 0.0, nesterov: bool = False, leaf: bool = True,
                  adam: tuple[tuple[float, float], float] | None = None):
         self.names = [n for n, _ in models[0].named_parameters()]
+        self.buffer_names = [n for n, _ in models[0].named_buffers()]
         per_model = [dict(m.named_parameters()) for m in models]
+        per_buffers = [dict(m.named_buffers()) for m in models]
         with torch.no_grad():
             self.params = [torch.stack([d[n].detach() for d in per_model]).requires_grad_(leaf)
                            for n in self.names]
+            self.buffers = [torch.stack([d[n].detach() for d in per_buffers])
+                            for n in self.buffer_names]
         self.c: list[torch.Tensor | None] = []  # (S,) penalty coefficients
         self.two_c: list[torch.Tensor | None] = []  # 2c as (S, 1, ...) for the gradient
         for n, p in zip(self.names, self.params, strict=True):
@@ -139,10 +144,12 @@ class ParameterStack:
         return total
 
     def load(self, row: int, model: nn.Module) -> None:
-        """Copy replica ``row``'s parameters into ``model`` (same architecture)."""
+        """Copy replica ``row``'s parameters and buffers into ``model`` (same architecture)."""
         with torch.no_grad():
             for p, q in zip(self.params, model.parameters(), strict=True):
                 q.copy_(p[row])
+            for b, q in zip(self.buffers, model.buffers(), strict=True):
+                q.copy_(b[row])
 
     def step(self) -> None:
         """One update from the gradients of the data loss in ``.grad`` (then cleared)."""
@@ -170,6 +177,7 @@ class ParameterStack:
                     q.grad = p.grad.index_select(0, index)
                 new.append(q)
             self.params = new
+            self.buffers = [b.index_select(0, index) for b in self.buffers]
             self.bufs = [None if b is None else b.index_select(0, index) for b in self.bufs]
             if self.adam is not None:
                 self.m = [t.index_select(0, index) for t in self.m]

@@ -39,7 +39,8 @@ from nclab.train.optim import total_steps
 
 from .batches import StackedBatches, train_set
 from .compiled import CompiledStep
-from .grouping import group_compatible, group_key, vectorisable
+from .funcnet import FuncBatches, FuncNet
+from .grouping import STACKED, group_compatible, group_key, vectorisable
 from .replica import Replica
 from .stacked import StackedNet
 from .update import ParameterStack, penalty_coefficients
@@ -149,6 +150,7 @@ class _Group:
                     c["H1"] = c.get("H1", 0.0) + f
             self.fcoef = [0.0] * len(configs)
         adam = (tuple(cfg.optim.betas), cfg.optim.eps) if cfg.optim.name == "adam" else None
+        compile = compile and cfg.model.arch in STACKED
         if compile and adam is not None:
             warnings.warn("compile=True: the compiled step has no Adam update; training "
                           "eagerly", RuntimeWarning, stacklevel=3)
@@ -156,10 +158,20 @@ class _Group:
         self.stack = ParameterStack([r.model for r in self.replicas], coefs, cfg.optim.momentum,
                                     cfg.optim.nesterov, leaf=not compile, adam=adam)
         first = self.replicas[0]
-        self.net = StackedNet(first.model, cfg.loss.kind, first.objective.fit_per_sample,
-                              self.train.N)
+        if cfg.model.arch in STACKED:
+            self.net = StackedNet(first.model, cfg.loss.kind, first.objective.fit_per_sample,
+                                  self.train.N)
+            self.batches = StackedBatches(self.train, cfg.loss.kind)
+        else:  # the general torch.func path
+            if compile:
+                warnings.warn(f"compile=True: model.arch={cfg.model.arch!r} trains through "
+                              "torch.func (not compiled); training eagerly", RuntimeWarning,
+                              stacklevel=3)
+                compile = False
+            self.net = FuncNet(first, self.stack, cfg.loss.kind, features=any(self.fcoef),
+                               activations=any(self.acoef))
+            self.batches = FuncBatches(self.train)
         self.jit = CompiledStep(self.net, self.stack) if compile else None
-        self.batches = StackedBatches(self.train, cfg.loss.kind)
         self.total = total_steps(cfg.optim, first.sampler.steps_per_epoch)
         self.trace = torch.full((self.total, len(configs)), math.nan, dtype=torch.float64)
         self.lrs: list[float] | None = None
