@@ -5,6 +5,8 @@ the plain hand-written PyTorch loops they are compared with.
   full-batch GD lr 0.5, λ = 0.004 on every W_l and on H_1, loss ``p2_dufm`` = ||Z − Y||² / 2N.
 * MLP: 2 backbone + 3 ReLU + 4 linear layers of width 128 on 1 000 Fashion-MNIST images,
   float32, SGD batch 100, momentum 0.9, lr 0.05, weight decay 0.0018, mean MSE.
+* the torch.func path (no hand loop): the weight-normalised MLP of Xu et al.'s CPU stand-in and
+  ResNet20 + MLP head on digits.
 """
 
 from __future__ import annotations
@@ -43,6 +45,29 @@ def mlp_config(steps: int, *, seed: int = 0, probes: bool = False,
         "optim.name=sgd", "optim.batch_size=100", "optim.momentum=0.9", "optim.lr=0.05",
         f"optim.steps={steps}", "dtype=float32", f"probe.enabled={probes}",
         f"probe.points={points}", f"seed={seed}",
+    ])
+
+
+def weightnorm_config(steps: int, *, seed: int = 0) -> TrainConfig:
+    """Xu et al.'s CPU stand-in (xu2023 cpu scale): weight-normalised 4-layer ReLU MLP, width
+    128, digits classes 1/2, SGD batch 32, momentum 0.9, ρ decay 1e-3 (the torch.func path)."""
+    return apply_overrides(TrainConfig(), [
+        "data.name=digits", "data.classes=[1,2]", "model.arch=weightnorm",
+        "model.widths=[128,128,128]", "loss.preset=p3", "loss.targets=signed",
+        "reg.scheme=rho", "reg.factor=1.0", "reg.weight_decay=0.001", "optim.name=sgd",
+        "optim.lr=0.03", "optim.momentum=0.9", "optim.batch_size=32", f"optim.steps={steps}",
+        "probe.enabled=false", f"seed={seed}",
+    ])
+
+
+def resnet_config(steps: int, *, seed: int = 0) -> TrainConfig:
+    """ResNet20 + a 2-layer head (width 64) on 100 digits (8 x 8), float32, SGD batch 50,
+    momentum 0.9, weight decay 5e-4 (the torch.func path, BatchNorm buffers stacked)."""
+    return apply_overrides(TrainConfig(), [
+        "data.name=digits", "data.n_per_class=10", "model.arch=resnet20", "model.widths=[64]",
+        "model.n_linear=1", "loss.preset=torch_mse", "reg.weight_decay=5e-4", "optim.name=sgd",
+        "optim.lr=0.05", "optim.momentum=0.9", "optim.batch_size=50", f"optim.steps={steps}",
+        "probe.enabled=false", f"seed={seed}",
     ])
 
 
