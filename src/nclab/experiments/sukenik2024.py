@@ -703,7 +703,8 @@ FIG6 = Experiment(
 )
 
 
-def _srg_like(K: int, fig: str, srg_value: float) -> Experiment:
+def _srg_like(K: int, fig: str, srg_value: float, cpu_steps: int,
+              cpu_minutes: float) -> Experiment:
     r = int(round((1 + math.sqrt(1 + 8 * K)) / 2))
     return Experiment(
         id=f"{PAPER}-{fig}", paper=PAPER, figure=fig.replace("fig", "Fig "),
@@ -712,8 +713,9 @@ def _srg_like(K: int, fig: str, srg_value: float) -> Experiment:
         scales=scales(
             paper=Scale(seeds=5, est_cpu_minutes=10 if K == 6 else 20,
                         note="hyper-parameters as Fig 2 top ([choice]); 100k steps"),
-            cpu=Scale(seeds=3, overrides=(*CPU, "optim.steps=40000"),
-                      est_cpu_minutes=2.5 if K == 6 else 4, note="3 runs, 40k steps"),
+            cpu=Scale(seeds=3, overrides=(*CPU, f"optim.steps={cpu_steps}"),
+                      est_cpu_minutes=cpu_minutes,
+                      note=f"3 runs, {cpu_steps // 1000}k steps"),
             smoke=Scale(seeds=1, overrides=(*SMOKE, "optim.steps=200")),
         ),
         panels=(
@@ -755,8 +757,12 @@ def _best_below_srg(results):
         "min over runs of the final loss < L_SRG"
 
 
-FIG7 = _srg_like(6, "fig7", 0.12507)
-FIG8 = _srg_like(15, "fig8", 0.24838)
+# K = 6 at 40k steps: ranks 5-6 and best loss 0.12697 > L_SRG (measured); at the [choice] 100k
+# of the paper's protocol, rank 4 and 0.12173 < L_SRG. K = 15 falls into the rank-1 solution
+# (loss 0.488) from this initialisation whatever the step count (H1 std 2 or 3: the same or
+# divergence at lr 0.5, measured), so it keeps 40k steps.
+FIG7 = _srg_like(6, "fig7", 0.12507, 100_000, 1.6)
+FIG8 = _srg_like(15, "fig8", 0.24838, 40_000, 1.4)
 
 
 # ---- Figs 9, 10: average rank vs hyper-parameters end to end ------------------------------------

@@ -181,8 +181,12 @@ def _fig5_part(side: str, lam: float, inits, cpu_inits, claim: Claim) -> Experim
         scales=scales(
             paper=Scale(grid={"model.init_scale": inits}, seeds=10,
                         note="GPU: 10 runs per init scale"),
-            cpu=Scale(grid={"model.init_scale": cpu_inits}, seeds=3, overrides=_CPU,
-                      est_cpu_minutes=3, note=_cpu_note("3 seeds per init")),
+            cpu=Scale(grid={"model.init_scale": cpu_inits}, seeds=3,
+                      overrides=(*_CPU, "data.classes=[3,8]", "data.n_per_class=20"),
+                      est_cpu_minutes=0.5,
+                      note=_cpu_note("3 seeds per init; digits 3 vs 8, 20 per class: on 1 vs "
+                                     "2 every run reaches 100 % test accuracy and the "
+                                     "regression is degenerate (measured)")),
             smoke=Scale(grid={"model.init_scale": cpu_inits[:2]}, seeds=1, overrides=_SMOKE),
         ),
         panels=(vs_param("1/ρ vs init scale", "rho_inv", "model.init_scale"),
