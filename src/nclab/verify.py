@@ -50,7 +50,7 @@ class ExperimentCheck:
     figure: str
     title: str
     scale: str
-    seconds: float = 0.0  # wall time of the evaluation (claims + report)
+    seconds: float = 0.0  # wall time of check_experiment (training only if it ran the runs)
     compute_seconds: float = 0.0  # training time recorded by the stored runs (CPU-seconds)
     runs: int = 0  # finished runs in the store
     trained: int = 0  # runs trained by this call

@@ -76,3 +76,11 @@ def test_vectorisable_families():
     assert vectorisable(cfg_of(RESNET)) is None and vectorisable(cfg_of(WEIGHTNORM)) is None
     with pytest.raises(ValueError, match="differ"):
         run_vectorised([cfg_of(RESNET), cfg_of(RESNET, "model.widths=[8]")])
+
+
+def test_compile_on_the_torch_func_path_warns_and_trains_eagerly(assert_matches):
+    configs = [cfg_of(WEIGHTNORM, f"seed={s}", "optim.steps=3") for s in (0, 1)]
+    with pytest.warns(RuntimeWarning, match="torch.func"):
+        results = run_vectorised(configs, compile=True)
+    for cfg, vec in zip(configs, results, strict=True):
+        assert_matches(vec, run(cfg), params_rtol=1e-10, trace_rtol=1e-10)

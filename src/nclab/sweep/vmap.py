@@ -150,7 +150,11 @@ class _Group:
                     c["H1"] = c.get("H1", 0.0) + f
             self.fcoef = [0.0] * len(configs)
         adam = (tuple(cfg.optim.betas), cfg.optim.eps) if cfg.optim.name == "adam" else None
-        compile = compile and cfg.model.arch in STACKED
+        if compile and cfg.model.arch not in STACKED:
+            warnings.warn(f"compile=True: model.arch={cfg.model.arch!r} trains through "
+                          "torch.func (not compiled); training eagerly", RuntimeWarning,
+                          stacklevel=3)
+            compile = False
         if compile and adam is not None:
             warnings.warn("compile=True: the compiled step has no Adam update; training "
                           "eagerly", RuntimeWarning, stacklevel=3)
@@ -163,11 +167,6 @@ class _Group:
                                   self.train.N)
             self.batches = StackedBatches(self.train, cfg.loss.kind)
         else:  # the general torch.func path
-            if compile:
-                warnings.warn(f"compile=True: model.arch={cfg.model.arch!r} trains through "
-                              "torch.func (not compiled); training eagerly", RuntimeWarning,
-                              stacklevel=3)
-                compile = False
             self.net = FuncNet(first, self.stack, cfg.loss.kind, features=any(self.fcoef),
                                activations=any(self.acoef))
             self.batches = FuncBatches(self.train)
