@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from ._validate import as_labels, as_matrix, check_counts, check_num_classes, nonzero_norm
+from .pairwise import TILE_ENTRIES, cdnv_pairs
 
 GLOBAL_MEANS = ("sample", "class")
 
@@ -44,6 +46,86 @@ class ClassMoments:
 
     def present(self, *, min_size: int = 1) -> torch.Tensor:
         return check_counts(self.counts, self.K_given, min_size=min_size)
+
+    def take(self, idx: torch.Tensor) -> ClassMoments:
+        """The moments of the classes ``idx`` only (rows gathered)."""
+        return ClassMoments(
+            self.counts[idx], self.means[idx], self.sq_dev[idx], self.unit_sums[idx], True
+        )
+
+    def put_(self, idx: torch.Tensor, m: ClassMoments) -> None:
+        """Overwrite the rows ``idx`` with ``m`` (the inverse of :meth:`take`)."""
+        for mine, theirs in zip(
+            (self.counts, self.means, self.sq_dev, self.unit_sums),
+            (m.counts, m.means, m.sq_dev, m.unit_sums),
+            strict=True,
+        ):
+            mine.index_copy_(0, idx, theirs)
+
+
+@dataclass(frozen=True)
+class ClassSelection:
+    """Which classes a ``min_count`` keeps: ``kept`` classes have at least ``min_count`` samples;
+    ``excluded`` (class ids, ascending) have between 1 and ``min_count - 1``; ``empty`` classes
+    were never seen. ``excluded_share``: fraction of all samples that belong to excluded classes.
+    """
+
+    min_count: int
+    kept: int
+    excluded: tuple[int, ...]
+    empty: int
+    excluded_samples: int
+    samples: int
+
+    @property
+    def excluded_share(self) -> float:
+        return self.excluded_samples / self.samples
+
+    def as_row(self) -> dict:
+        """The numbers a result row reports: kept / excluded / empty classes, excluded share."""
+        return {
+            "classes_kept": self.kept,
+            "classes_excluded": len(self.excluded),
+            "classes_empty": self.empty,
+            "excluded_share": self.excluded_share,
+        }
+
+
+def check_min_count(min_count) -> int | None:
+    if min_count is None:
+        return None
+    if isinstance(min_count, bool) or not isinstance(min_count, (int, np.integer)) or min_count < 1:
+        raise ValueError(f"min_count must be a positive integer or None, got {min_count!r}")
+    return int(min_count)
+
+
+def restrict(m: ClassMoments, min_count: int | None) -> tuple[ClassMoments, ClassSelection | None]:
+    """Moments of the data restricted to classes with at least ``min_count`` samples.
+
+    Excluded classes become empty (their counts and within-class sums zeroed; means untouched and
+    unused), so every ``*_from_moments`` function computes the metric of the kept samples only,
+    exactly as on ``(H[keep], y[keep])``. ``min_count=None``: ``m`` unchanged (strict default).
+    """
+    min_count = check_min_count(min_count)
+    if min_count is None:
+        return m, None
+    keep = m.counts >= min_count
+    small = (m.counts > 0) & ~keep
+    selection = ClassSelection(
+        min_count=min_count,
+        kept=int(keep.sum()),
+        excluded=tuple(small.nonzero().flatten().tolist()),
+        empty=int((m.counts == 0).sum()),
+        excluded_samples=int(round(float(m.counts[small].sum()))),
+        samples=int(round(m.N)),
+    )
+    if selection.kept < 2:
+        raise ValueError(
+            f"only {selection.kept} class(es) have at least min_count={min_count} samples; "
+            "need at least 2"
+        )
+    mask = keep.to(m.counts.dtype)
+    return ClassMoments(m.counts * mask, m.means, m.sq_dev * mask, m.unit_sums, True), selection
 
 
 def prepare(H, y, K=None, *, dtype=torch.float64, name: str = "H"):
@@ -174,15 +256,16 @@ def nc1_trace_from_moments(m: ClassMoments, global_mean: str = "sample") -> floa
     return tr_w / nonzero_norm(tr_b, "tr(Sigma_B) (all class means coincide)")
 
 
-def cdnv_from_moments(m: ClassMoments) -> float:
+def cdnv_stats_from_moments(m: ClassMoments, *, bins=None, tile: int | None = None) -> dict:
+    """CDNV over all pairs of present classes, tiled (see :func:`nclab.metrics.pairwise.cdnv_pairs`)."""
     present = m.present(min_size=2)
-    mu = m.means[present]
-    var = m.sq_dev[present] / m.counts[present]
-    i, j = torch.triu_indices(mu.shape[0], mu.shape[0], offset=1, device=mu.device)
-    dist2 = (mu[i] - mu[j]).square().sum(1)
-    if bool((dist2 == 0).any()):
-        raise ValueError("two class means coincide, so the CDNV of that pair is undefined")
-    return float(((var[i] + var[j]) / (2 * dist2)).mean())
+    idx = present.nonzero().flatten()
+    var = m.sq_dev[idx] / m.counts[idx]
+    return cdnv_pairs(m.means[idx], var, bins=bins, tile=tile, labels=idx)
+
+
+def cdnv_from_moments(m: ClassMoments) -> float:
+    return cdnv_stats_from_moments(m)["mean"]
 
 
 def nc2_cond_from_means(
@@ -231,7 +314,13 @@ def nearest_mean(H: torch.Tensor, centers: torch.Tensor, shift: torch.Tensor) ->
     """Index of the nearest row of ``centers`` for every row of H (Euclidean).
 
     Uses ``||c||^2 - 2 h.c`` on features shifted by ``shift`` (the global mean), which keeps the
-    expansion well conditioned when all features share a large offset.
+    expansion well conditioned when all features share a large offset. Rows are processed in
+    chunks of ``TILE_ENTRIES // K``, so memory stays bounded for many centres (K = 32 768).
     """
     C = centers - shift
-    return ((C.square().sum(1)).unsqueeze(0) - 2.0 * (H - shift) @ C.T).argmin(1)
+    c_sq = C.square().sum(1)
+    step = max(1, TILE_ENTRIES // C.shape[0])
+    out = torch.empty(H.shape[0], dtype=torch.int64, device=H.device)
+    for a in range(0, H.shape[0], step):
+        out[a : a + step] = (c_sq.unsqueeze(0) - 2.0 * (H[a : a + step] - shift) @ C.T).argmin(1)
+    return out

@@ -7,6 +7,7 @@ import torch
 
 from ._classes import centered_means, check_global_mean, moments, nc2_cond_from_means
 from ._validate import DEFAULT_DTYPE, as_matrix
+from .pairwise import etf_stats_from_centered
 
 
 def class_means(H, y, K=None, *, dtype=DEFAULT_DTYPE) -> np.ndarray:
@@ -17,30 +18,6 @@ def class_means(H, y, K=None, *, dtype=DEFAULT_DTYPE) -> np.ndarray:
     m = moments(H, y, K, dtype=dtype)
     m.present()
     return m.means.cpu().numpy()
-
-
-def etf_stats_from_centered(Mc: torch.Tensor) -> dict:
-    """Papyan et al.'s equinorm / equiangularity statistics of centred means Mc (K, D)."""
-    K = Mc.shape[0]
-    norms = Mc.norm(dim=1)
-    zero = (norms == 0).nonzero().flatten().tolist()
-    if zero:
-        raise ValueError(f"centred class mean(s) {zero[:10]} are zero; angles are undefined")
-    U = Mc / norms.unsqueeze(1)
-    cos = U @ U.T
-    off = cos[~torch.eye(K, dtype=torch.bool, device=cos.device)]
-    G = Mc @ Mc.T
-    etf = torch.eye(K, dtype=G.dtype, device=G.device) - 1.0 / K
-    cos_mean = float(off.mean())
-    return {
-        "equinorm": float(norms.std(unbiased=False) / norms.mean()),
-        "equiangularity": float((off + 1.0 / (K - 1)).abs().mean()),
-        "etf_gram_dist": float((G / G.norm() - etf / etf.norm()).norm()),
-        "cos_mean": cos_mean,
-        "cos_std_over_mean": float(off.std(unbiased=False)) / abs(cos_mean)
-        if cos_mean != 0.0
-        else float("inf"),
-    }
 
 
 def nc2_cond(

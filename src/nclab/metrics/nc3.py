@@ -14,6 +14,7 @@ from ._classes import (
     prepare,
 )
 from ._validate import DEFAULT_DTYPE, as_matrix, check_classifier, nonzero_norm
+from .pairwise import TILE_ENTRIES
 
 
 def _classifier(W, K: int, D: int, dtype) -> torch.Tensor:
@@ -83,13 +84,15 @@ def nc4_ncc(H, y, W, K=None, *, H_eval=None, b=None, dtype=DEFAULT_DTYPE) -> flo
     Z = H if H_eval is None else as_matrix(H_eval, "H_eval", dtype=H.dtype).to(H.device)
     if Z.shape[1] != H.shape[1]:
         raise ValueError(f"H_eval must have {H.shape[1]} columns like H, got {Z.shape[1]}")
-    logits = Z @ W.T
+    bias = torch.zeros(K, dtype=H.dtype, device=H.device)
     if b is not None:
-        b = as_matrix(b, "b", dtype=H.dtype, ndim=1).to(H.device)
-        if b.shape[0] != K:
-            raise ValueError(f"b must have shape ({K},), got {tuple(b.shape)}")
-        logits = logits + b
+        bias = as_matrix(b, "b", dtype=H.dtype, ndim=1).to(H.device)
+        if bias.shape[0] != K:
+            raise ValueError(f"b must have shape ({K},), got {tuple(bias.shape)}")
     idx = present.nonzero().flatten()
     shift = global_mean_of(m, present, "sample")
     ncc = idx[nearest_mean(Z, m.means[idx], shift)]
-    return float((logits.argmax(1) == ncc).double().mean())
+    step = max(1, TILE_ENTRIES // K)  # (rows, K) logits at a time: bounded memory for large K
+    pred = torch.cat([torch.addmm(bias, Z[a : a + step], W.T).argmax(1)
+                      for a in range(0, Z.shape[0], step)])
+    return float((pred == ncc).double().mean())

@@ -17,6 +17,12 @@ Every accumulator has ``update(H_batch, y_batch)`` and ``merge(other)`` (exact: 
 processes combine in any order to the same statistics up to rounding). State is float64 on the
 device of the first batch (CPU or CUDA; no host copies). Per-class merges follow Chan, Golub and
 LeVeque's pairwise update, so a large common offset in the features (e.g. +1e4) costs no accuracy.
+
+Vocabulary scale (K = 32k-50k classes, Wu & Papyan's "Linguistic Collapse"): an update touches
+only the classes present in the batch, so it costs O(B D) whatever K; pairwise metrics (CDNV,
+ETF angles) are tiled (:mod:`nclab.metrics.pairwise`); ``min_count=`` on every metric excludes
+rare classes by name (:meth:`ClassStats.selection` reports which and their share of samples);
+the strict default (``None``) refuses classes with too few samples as before.
 """
 
 from __future__ import annotations
@@ -26,10 +32,11 @@ import torch
 
 from ._classes import (
     ClassMoments,
+    ClassSelection,
     batch_moments,
     between_basis,
     between_whitener,
-    cdnv_from_moments,
+    cdnv_stats_from_moments,
     centered_means,
     check_global_mean,
     global_mean_of,
@@ -37,9 +44,11 @@ from ._classes import (
     nc1_trace_from_moments,
     nc2_cond_from_means,
     nc3_cos_from_moments,
+    restrict,
 )
+from ._memory import FLOAT64, check_fits
 from ._validate import as_labels, as_matrix, check_classifier, check_num_classes, nonzero_norm
-from .nc2 import etf_stats_from_centered
+from .pairwise import TILE_ENTRIES, etf_stats_from_centered
 
 try:  # symmetric rank-k update for the one-pass scatter on CPU (half the flops of a GEMM)
     from scipy.linalg.blas import dsyrk as _dsyrk
@@ -133,10 +142,12 @@ class ClassStats:
         return 0 if self._m is None else int(round(self._m.N))
 
     def update(self, H_batch, y_batch) -> ClassStats:
-        """Add a mini-batch: features (B, D) and int labels (B,)."""
+        """Add a mini-batch: features (B, D) and int labels (B,). Costs O(B D) (+ O(B D^2) with
+        ``scatter=True``) whatever K: only the classes present in the batch are touched."""
         X, R, y = _load(H_batch, y_batch, self.K, self.D, self.device, self._work)
-        m, R = batch_moments(X, y, self.K, True, resid=R, overwrite=True)
-        self._combine(m, R if self.scatter else None)
+        cls, local = torch.unique(y, return_inverse=True)
+        m, R = batch_moments(X, local, cls.numel(), True, resid=R, overwrite=True)
+        self._combine(cls, m, R if self.scatter else None)
         return self
 
     def merge(self, other: ClassStats) -> ClassStats:
@@ -152,25 +163,35 @@ class ClassStats:
             return self
         if self.D is not None and other.D != self.D:
             raise ValueError(f"cannot merge statistics of dimension {other.D} into {self.D}")
-        m = other._m
+        idx = (other._m.counts > 0).nonzero().flatten()
+        m = other._m.take(idx)
         if self.device is not None:
+            idx = idx.to(self.device)
             m = ClassMoments(*(t.to(self.device) for t in (m.counts, m.means, m.sq_dev, m.unit_sums)))
-        self._combine(m, None, other._full_scatter() if other.scatter else None)
+        self._combine(idx, m, None, other._full_scatter() if other.scatter else None)
         return self
 
-    def _combine(self, m: ClassMoments, R, S_other=None) -> None:
+    def _allocate(self, D: int, device) -> None:
+        """Zero state: (K,) counts and sums of squares, (K, D) means and unit sums (+ D x D)."""
+        check_fits(
+            FLOAT64 * (2 * self.K * (D + 1) + (D * D if self.scatter else 0)),
+            f"ClassStats(K={self.K}) state for features of dimension {D}", device,
+        )
+        z = {"dtype": torch.float64, "device": device}
+        self._m = ClassMoments(
+            torch.zeros(self.K, **z), torch.zeros(self.K, D, **z), torch.zeros(self.K, **z),
+            torch.zeros(self.K, D, **z), True,
+        )
+        if self.scatter:
+            self._S = torch.zeros(D, D, **z)
+
+    def _combine(self, idx: torch.Tensor, m: ClassMoments, R, S_other=None) -> None:
+        """Merge the moments ``m`` of the classes ``idx`` into the state (Chan et al., only
+        those rows: untouched classes would merge with an empty set, which changes nothing)."""
         if self._m is None:
-            self._m = m
-            if self.scatter:
-                D = m.means.shape[1]
-                self._S = torch.zeros(D, D, dtype=torch.float64, device=m.means.device)
-                if R is not None:
-                    _syrk_add(self._S, R)
-                if S_other is not None:
-                    self._S += S_other.to(self._S.device)
-            return
-        self._m, shift_rows = merge_moments(self._m, m)
-        self._m.K_given = True
+            self._allocate(m.means.shape[1], m.means.device)
+        merged, shift_rows = merge_moments(self._m.take(idx), m)
+        self._m.put_(idx, merged)
         if self.scatter:
             if R is not None:
                 _syrk_add(self._S, R)
@@ -180,10 +201,11 @@ class ClassStats:
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """Tensors of the state (e.g. to send between processes or save with safetensors)."""
-        m = self._require()
-        state = {"counts": m.counts, "means": m.means, "sq_dev": m.sq_dev, "unit_sums": m.unit_sums}
+        m = self._require()  # copies: the live state is updated in place
+        state = {"counts": m.counts.clone(), "means": m.means.clone(), "sq_dev": m.sq_dev.clone(),
+                 "unit_sums": m.unit_sums.clone()}
         if self.scatter:
-            state["scatter"] = self._full_scatter()
+            state["scatter"] = self._full_scatter().clone()
         return state
 
     @classmethod
@@ -192,18 +214,29 @@ class ClassStats:
     ) -> ClassStats:
         stats = cls(state["counts"].shape[0], scatter="scatter" in state, global_mean=global_mean)
         stats._m = ClassMoments(
-            state["counts"].double(), state["means"].double(), state["sq_dev"].double(),
-            state["unit_sums"].double(), True,
+            *(state[k].double().clone() for k in ("counts", "means", "sq_dev", "unit_sums")), True
         )
         if stats.scatter:
             stats._S = state["scatter"].double().clone()
         return stats
 
     # ---- metrics ------------------------------------------------------------------------
-    def _require(self) -> ClassMoments:
+    # Every metric takes ``min_count``: None (default, strict) refuses classes with too few
+    # samples; an integer computes the metric on the samples of classes with >= min_count
+    # samples only, exactly as on (H[keep], y[keep]); ``selection(min_count)`` says which.
+    def _require(self, min_count: int | None = None) -> ClassMoments:
         if self._m is None:
             raise ValueError("ClassStats has seen no data; call update() first")
-        return self._m
+        return restrict(self._m, min_count)[0]
+
+    def selection(self, min_count: int) -> ClassSelection:
+        """Classes kept and excluded by ``min_count`` (by id), and the excluded share of samples."""
+        if self._m is None:
+            raise ValueError("ClassStats has seen no data; call update() first")
+        sel = restrict(self._m, min_count)[1]
+        if sel is None:
+            raise ValueError("selection needs a min_count (an integer >= 1)")
+        return sel
 
     def _present(self, min_size: int = 1) -> torch.Tensor:
         return self._require().present(min_size=min_size)
@@ -218,29 +251,51 @@ class ClassStats:
         self._present()
         return self._m.means.cpu().numpy()
 
-    def nc1_trace(self) -> float:
+    def nc1_trace(self, *, min_count: int | None = None) -> float:
         """See :func:`nclab.metrics.nc1_trace`."""
-        return nc1_trace_from_moments(self._require(), self.global_mean)
+        return nc1_trace_from_moments(self._require(min_count), self.global_mean)
 
-    def trace_sigma_w(self) -> float:
+    def trace_sigma_w(self, *, min_count: int | None = None) -> float:
         """See :func:`nclab.metrics.trace_sigma_w`."""
-        m = self._require()
+        m = self._require(min_count)
         m.present()
         return float(m.sq_dev.sum()) / m.N
 
-    def cdnv(self) -> float:
-        """See :func:`nclab.metrics.cdnv`."""
-        return cdnv_from_moments(self._require())
+    def cdnv(self, *, min_count: int | None = None) -> float:
+        """See :func:`nclab.metrics.cdnv` (the mean over all pairs, computed tiled)."""
+        return self.cdnv_stats(min_count=min_count)["mean"]
 
-    def nc1_pinv(self, *, rtol: float | None = None, divide_by_K: bool = True) -> float:
-        """One-pass NC1 pinv (needs ``scatter=True``); see :func:`nclab.metrics.nc1_pinv`."""
+    def cdnv_stats(self, *, min_count: int | None = None, bins=None) -> dict:
+        """CDNV over all pairs of (kept) classes: mean (= :meth:`cdnv`), population std, min, max,
+        number of pairs and, with ``bins`` (increasing edges), a histogram; reduced tile by tile
+        in O(K D + tile K) memory (:func:`nclab.metrics.pairwise.cdnv_pairs`). With ``min_count``
+        the :meth:`selection` numbers are included."""
+        out = cdnv_stats_from_moments(self._require(min_count), bins=bins)
+        if min_count is not None:
+            out.update(self.selection(min_count).as_row())
+        return out
+
+    def nc1_pinv(
+        self, *, rtol: float | None = None, divide_by_K: bool = True, min_count: int | None = None
+    ) -> float:
+        """One-pass NC1 pinv (needs ``scatter=True``); see :func:`nclab.metrics.nc1_pinv`.
+
+        Works for K - 1 >= D too (Sigma_B of full rank D: the whitening is D x D, O(N D^2) in
+        all). The pooled scatter cannot be split by class, so ``min_count`` may only exclude
+        single-sample classes here (they add no scatter); use :meth:`second_pass` otherwise.
+        """
         if not self.scatter:
             raise ValueError(
                 "nc1_pinv needs the within-class scatter: build ClassStats(K, scatter=True) "
                 "(one pass, O(D^2) memory) or use stats.second_pass() and feed the batches again "
                 "(two passes, O(K D) memory)"
             )
-        m = self._require()
+        m = self._require(min_count)
+        if min_count is not None and float(self._m.sq_dev[m.counts == 0].sum()) != 0.0:
+            raise ValueError(
+                f"one-pass nc1_pinv cannot exclude classes with 2 to {min_count - 1} samples (the "
+                f"pooled scatter includes them); use stats.second_pass(min_count={min_count})"
+            )
         present = m.present(min_size=2)
         Mc = centered_means(m, present, self.global_mean)
         P = between_whitener(Mc, rtol, m.means[present])
@@ -248,19 +303,20 @@ class ClassStats:
         return value / Mc.shape[0] if divide_by_K else value
 
     def nc2_cond(
-        self, *, centered: bool = False, nonzero: bool = True, rtol: float | None = None
+        self, *, centered: bool = False, nonzero: bool = True, rtol: float | None = None,
+        min_count: int | None = None,
     ) -> float:
         """See :func:`nclab.metrics.nc2_cond`."""
-        m = self._require()
+        m = self._require(min_count)
         present = m.present()
         M = centered_means(m, present, self.global_mean) if centered else m.means[present]
         return nc2_cond_from_means(
             M, centered=centered, nonzero=nonzero, rtol=rtol, means=m.means[present]
         )
 
-    def nc2_etf(self) -> dict:
-        """See :func:`nclab.metrics.nc2_etf`."""
-        m = self._require()
+    def nc2_etf(self, *, min_count: int | None = None) -> dict:
+        """See :func:`nclab.metrics.nc2_etf` (pairwise angles computed tiled)."""
+        m = self._require(min_count)
         return etf_stats_from_centered(centered_means(m, m.present(), self.global_mean))
 
     def _classifier(self, W) -> torch.Tensor:
@@ -268,14 +324,14 @@ class ClassStats:
         check_classifier(W, self.K, self.D)
         return W
 
-    def nc3_cos(self, W) -> float:
+    def nc3_cos(self, W, *, min_count: int | None = None) -> float:
         """Per-sample NC3 cosine for any classifier W (K, D); see :func:`nclab.metrics.nc3_cos`."""
-        m = self._require()
+        m = self._require(min_count)
         return nc3_cos_from_moments(m, self._classifier(W))
 
-    def nc3_duality(self, W, *, centered: bool = True) -> float:
+    def nc3_duality(self, W, *, centered: bool = True, min_count: int | None = None) -> float:
         """See :func:`nclab.metrics.nc3_duality`."""
-        m = self._require()
+        m = self._require(min_count)
         present = m.present()
         M = centered_means(m, present, self.global_mean) if centered else m.means[present]
         Wp = self._classifier(W)[present]
@@ -283,9 +339,12 @@ class ClassStats:
         nonzero_norm(float(M.norm()), "the class-mean matrix")
         return float((Wp / Wp.norm() - M / M.norm()).norm())
 
-    def second_pass(self, W=None, b=None, *, rtol: float | None = None) -> ResidualPass:
-        """Freeze the first-pass statistics and return the accumulator for the second pass."""
-        return ResidualPass(self, W, b, rtol=rtol)
+    def second_pass(
+        self, W=None, b=None, *, rtol: float | None = None, min_count: int | None = None
+    ) -> ResidualPass:
+        """Freeze the first-pass statistics and return the accumulator for the second pass
+        (with ``min_count``, samples of excluded classes are skipped there)."""
+        return ResidualPass(self, W, b, rtol=rtol, min_count=min_count)
 
 
 class ResidualPass:
@@ -293,12 +352,18 @@ class ResidualPass:
 
     Built by :meth:`ClassStats.second_pass`; the class means, the whitening basis ``P`` of
     ``Sigma_B^+`` (see :func:`nclab.metrics.nc1_pinv`) and the classifier are frozen, so one
-    matrix product per batch gives everything: O(N D K) work, O(K D) memory.
+    matrix product per batch gives everything: O(N D K) work, O(K D) memory (NC4's logits and
+    distances are formed a few rows at a time, so memory stays bounded at K = 32 768).
+    With ``min_count``, samples of the classes it excludes are skipped.
     """
 
-    def __init__(self, stats: ClassStats, W=None, b=None, *, rtol: float | None = None):
-        m = stats._require()
+    def __init__(
+        self, stats: ClassStats, W=None, b=None, *, rtol: float | None = None,
+        min_count: int | None = None,
+    ):
+        m = stats._require(min_count)
         self.K, self.D, self.device = stats.K, stats.D, stats.device
+        self._seen = stats._m.counts > 0
         self._present = m.present()
         self._single = bool(((m.counts > 0) & (m.counts < 2)).any())
         self._idx = self._present.nonzero().flatten()
@@ -316,9 +381,13 @@ class ResidualPass:
             # NCC without a (D, K) product: with r_i = h_i - mu_{y_i} and C = means - g,
             # (h_i - g).(mu_c - g) = (V^T r_i).(V^T C_c) + C_{y_i}.C_c, because every C_c lies in
             # span(V); and V^T r_i = s * (P^T r_i), which the pseudo-inverse needs anyway.
+            # With more classes than dimensions this saves nothing and the K x K Gram matrix is
+            # large: then (h_i - g).C_c is computed directly.
             C = self._means[self._idx] - self._shift
-            self._ncc_proj = (C @ V).T * s.unsqueeze(1)  # (r, K_present)
-            self._ncc_gram = C @ C.T
+            self._C, self._ncc_gram = C, None
+            if self._k_present <= self.D:
+                self._ncc_proj = (C @ V).T * s.unsqueeze(1)  # (r, K_present)
+                self._ncc_gram = C @ C.T
             self._c_sq = C.square().sum(1)
             self._pos = torch.full((self.K,), -1, dtype=torch.long, device=self.device)
             self._pos[self._idx] = torch.arange(self._idx.numel(), device=self.device)
@@ -335,17 +404,27 @@ class ResidualPass:
 
     def update(self, H_batch, y_batch) -> ResidualPass:
         X, R, y = _load(H_batch, y_batch, self.K, self.D, self.device, self._work)
-        if not bool(self._present[y].all()):
-            raise ValueError("y_batch contains a class that was empty in the first pass")
+        keep = self._present[y]
+        if not bool(keep.all()):
+            if not bool(self._seen[y].all()):
+                raise ValueError("y_batch contains a class that was empty in the first pass")
+            X, y = X[keep], y[keep]  # classes excluded by min_count
+            R = R[: X.shape[0]]
         self.N += X.shape[0]
         torch.sub(X, torch.index_select(self._means, 0, y, out=R), out=R)
         proj = R @ self._Pt.T
         self._proj_sq += float(proj[:, : self._k].square().sum())
         if self._W is not None:
-            logits = torch.addmm(self._bias, X, self._W.T)
-            inner = proj @ self._ncc_proj + self._ncc_gram[self._pos[y]]
-            ncc = self._idx[(self._c_sq - 2.0 * inner).argmin(1)]
-            self._agree += int((logits.argmax(1) == ncc).sum())
+            step = max(1, TILE_ENTRIES // self.K)
+            for a in range(0, X.shape[0], step):
+                rows = slice(a, a + step)
+                pred = torch.addmm(self._bias, X[rows], self._W.T).argmax(1)
+                if self._ncc_gram is None:
+                    inner = (X[rows] - self._shift) @ self._C.T
+                else:
+                    inner = proj[rows] @ self._ncc_proj + self._ncc_gram[self._pos[y[rows]]]
+                ncc = self._idx[(self._c_sq - 2.0 * inner).argmin(1)]
+                self._agree += int((pred == ncc).sum())
         return self
 
     def merge(self, other: ResidualPass) -> ResidualPass:
