@@ -87,9 +87,126 @@ def table():
     print(f"peak RSS {peak_gib():.2f} GiB")
 
 
-if __name__ == "__main__" and ARGS.table:
+# ---- vocabulary-scale run ----------------------------------------------------------------------
+def zipf_labels(N: int, K: int, s: float = 1.1, seed: int = 0) -> torch.Tensor:
+    """N labels with P(rank r) ~ r^-s over K classes, ranks shuffled onto class ids."""
+    g = torch.Generator().manual_seed(seed)
+    p = torch.arange(1, K + 1, dtype=torch.float64).pow_(-s)
+    ranks = torch.multinomial(p / p.sum(), N, replacement=True, generator=g)
+    return torch.randperm(K, generator=g)[ranks]
+
+
+def batches(y: torch.Tensor, means: torch.Tensor, seed: int = 1):
+    """Features ``means[y] + N(0, I)`` (float32) generated batch by batch from a fixed seed."""
+    g = torch.Generator().manual_seed(seed)
+    for i in range(0, y.shape[0], BATCH):
+        yb = y[i : i + BATCH]
+        yield torch.randn(yb.shape[0], means.shape[1], generator=g).add_(means[yb]), yb
+
+
+def first_pass(K: int, y: torch.Tensor, labels: torch.Tensor, means: torch.Tensor):
+    """Stream the features of ``(y, means)`` with ``labels`` into ClassStats(K); time update()."""
+    stats, spent = ClassStats(K), 0.0
+    for i, (Hb, _) in enumerate(batches(y, means)):
+        t = time.perf_counter()
+        stats.update(Hb, labels[i * BATCH : (i + 1) * BATCH])
+        spent += time.perf_counter() - t
+    return stats, spent
+
+
+def timed(label: str, fn):
+    t = time.perf_counter()
+    out = fn()
+    dt = time.perf_counter() - t
+    print(f"  {label:<44} {dt:8.2f} s   {out if not isinstance(out, dict) else ''}", flush=True)
+    return out, dt
+
+
+def vocab():
+    N, D, K = ARGS.N, ARGS.D, ARGS.K
+    y = zipf_labels(N, K)
+    means = 2.0 * torch.randn(K, D, generator=torch.Generator().manual_seed(2))
+    print(f"N={N} D={D} K={K}, Zipf(1.1) labels, float32 features generated in batches of "
+          f"{BATCH} ({N * D * 4 / 2**30:.2f} GiB in all, never at once)")
+    stats10, t10 = first_pass(10, y, y % 10, means)
+    del stats10
+    stats, tK = first_pass(K, y, y, means)
+    print(f"pass 1 (update only): K=10 {t10:.2f} s ({N / t10:,.0f} tokens/s), K={K} {tK:.2f} s "
+          f"({N / tK:,.0f} tokens/s): ratio {tK / t10:.2f}x (target <= 1.5x)")
+    sel = stats.selection(2)
+    print(f"min_count=2: {sel.kept} classes kept, {len(sel.excluded)} excluded "
+          f"({100 * sel.excluded_share:.3f}% of tokens), {sel.empty} never seen")
+    print("after the pass (min_count=2):")
+    total = 0.0
+    for label, fn in [
+        ("nc1_trace", lambda: stats.nc1_trace(min_count=2)),
+        ("trace_sigma_w", lambda: stats.trace_sigma_w(min_count=2)),
+        ("nc2_cond (SVD of the K x D means)", lambda: stats.nc2_cond(min_count=2)),
+    ]:
+        total += timed(label, fn)[1]
+    edges = np.geomspace(1e-3, 1e3, 13)
+    cd, dt = timed(f"CDNV over all {sel.kept * (sel.kept - 1) // 2:,} kept pairs (+hist)",
+                   lambda: stats.cdnv_stats(min_count=2, bins=edges))
+    total += dt
+    print(f"    mean {cd['mean']:.6g} std {cd['std']:.4g} min {cd['min']:.4g} max {cd['max']:.4g}; "
+          f"histogram over {edges[0]:g}..{edges[-1]:g} (log bins): {cd['histogram']['counts'].tolist()}")
+    etf, dt = timed("nc2_etf (tiled angles)", lambda: stats.nc2_etf(min_count=2))
+    total += dt
+    print(f"    {etf}")
+    second = stats.second_pass(min_count=2)
+    t = time.perf_counter()
+    for Hb, yb in batches(y, means):
+        second.update(Hb, yb)
+    dt = time.perf_counter() - t
+    total += dt
+    print(f"  {'nc1_pinv: second pass (incl. regenerating data)':<44} {dt:8.2f} s   "
+          f"{second.nc1_pinv()}")
+    print(f"metrics after pass 1, total: {total:.1f} s (target < 60 s); "
+          f"peak RSS {peak_gib():.2f} GiB (target < 8 GiB)")
+
+
+def reference(K: int = 256, D: int = 48, N: int = 40_000):
+    """Streamed float32 metrics with min_count=2 vs a plain float64 numpy computation."""
+    y = zipf_labels(N, K, seed=3)
+    means = 2.0 * torch.randn(K, D, generator=torch.Generator().manual_seed(4))
+    H = torch.cat([Hb for Hb, _ in batches(y, means, seed=5)])
+    stats = ClassStats(K, scatter=True)
+    for i in range(0, N, BATCH):
+        stats.update(H[i : i + BATCH], y[i : i + BATCH])
+    got = {"nc1_trace": stats.nc1_trace(min_count=2), "cdnv": stats.cdnv(min_count=2),
+           "nc1_pinv": stats.nc1_pinv(min_count=2),
+           "equiangularity": stats.nc2_etf(min_count=2)["equiangularity"]}
+    h, lab = H.double().numpy(), y.numpy()
+    counts = np.bincount(lab, minlength=K)
+    keep = counts[lab] >= 2
+    h, lab = h[keep], lab[keep]
+    cls = np.flatnonzero(counts >= 2)
+    mu = np.stack([h[lab == c].mean(0) for c in cls])
+    var = np.array([((h[lab == c] - mu[i]) ** 2).sum(1).mean() for i, c in enumerate(cls)])
+    pos = np.searchsorted(cls, lab)
+    r = h - mu[pos]
+    sw = r.T @ r / len(lab)
+    mc = mu - h.mean(0)
+    sb = mc.T @ mc / len(cls)
+    pairs = [(var[i] + var[j]) / (2 * ((mu[i] - mu[j]) ** 2).sum())
+             for i in range(len(cls)) for j in range(i + 1, len(cls))]
+    u = mc / np.linalg.norm(mc, axis=1, keepdims=True)
+    cos = (u @ u.T)[~np.eye(len(cls), dtype=bool)]
+    want = {"nc1_trace": np.trace(sw) / np.trace(sb), "cdnv": np.mean(pairs),
+            "nc1_pinv": np.trace(sw @ np.linalg.pinv(sb, hermitian=True)) / len(cls),
+            "equiangularity": np.abs(cos + 1 / (len(cls) - 1)).mean()}
+    err = max(abs(got[k] - want[k]) / abs(want[k]) for k in want)
+    print(f"float64 reference at K={K} (kept {len(cls)}), D={D}, N={N}: max rel. difference "
+          f"{err:.1e} over {sorted(want)}")
+
+
+if __name__ == "__main__":
     torch.set_num_threads(ARGS.threads)
-    print(f"threads: torch={torch.get_num_threads()} | python {sys.version.split()[0]} "
-          f"torch {torch.__version__} numpy {np.__version__}")
-    table()
-    sys.exit(0)
+    print(f"threads: torch={torch.get_num_threads()} | load average {os.getloadavg()} | python "
+          f"{sys.version.split()[0]} torch {torch.__version__} numpy {np.__version__}")
+    if ARGS.table:
+        table()
+    else:
+        reference()
+        vocab()
+    print(f"load average at the end {os.getloadavg()}")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ._classes import check_min_count
 from ._validate import as_labels, as_matrix, check_counts, check_num_classes
 from .balance import balancedness, negativity
 from .spectral import numerical_rank, rel_dist_to_rank, stable_rank
@@ -20,10 +21,13 @@ class LayerReport:
     """Per-layer metrics. ``rows``: one dict per (layer, kind) with ``layer``, ``kind`` (``"pre"``,
     ``"post"``, ``"features"`` or ``"weight"``) and the metric values. ``skipped``: metrics that
     are undefined on this input (e.g. NC1 of an all-zero ReLU layer), keyed
-    ``(layer, kind, metric)`` with the reason -- reported, never silently NaN."""
+    ``(layer, kind, metric)`` with the reason -- reported, never silently NaN.
+    ``excluded_classes``: with ``min_count``, the ids of the classes left out of every feature
+    metric (their number and share of samples are in each feature row)."""
 
     rows: list[dict] = field(default_factory=list)
     skipped: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    excluded_classes: tuple[int, ...] = ()
 
     def long(self, step: int | None = None) -> list[dict]:
         """Long format: ``{"step", "layer", "metric", "value"}`` rows; ``layer`` is ``name/kind``
@@ -55,29 +59,36 @@ def try_metric(report: LayerReport, row: dict, kind: str, name: str, fn) -> None
         report.skipped[(row["layer"], kind, name)] = str(err)
 
 
-def _feature_row(report, layer, kind, H, y, K, W, nc3, rank_rtol) -> dict:
+def _feature_row(report, layer, kind, H, y, K, W, nc3, rank_rtol, min_count=None) -> dict:
     row = {"layer": layer, "kind": kind}
     stats = ClassStats(K).update(H, y)
+    mc = {"min_count": min_count}
+    if min_count is not None:
+        selection = stats.selection(min_count)
+        row.update(selection.as_row())
+        report.excluded_classes = selection.excluded
     for name in ("nc1_trace", "trace_sigma_w", "cdnv"):
-        try_metric(report, row, kind, name, getattr(stats, name))
-    try_metric(report, row, kind, "nc2_cond", stats.nc2_cond)
-    try_metric(report, row, kind, "nc2_cond_K", lambda: stats.nc2_cond(nonzero=False))
-    try_metric(report, row, kind, "means_rank", lambda: numerical_rank(stats.class_means(), rank_rtol))
+        method = getattr(stats, name)
+        try_metric(report, row, kind, name, lambda f=method: f(**mc))
+    try_metric(report, row, kind, "nc2_cond", lambda: stats.nc2_cond(**mc))
+    try_metric(report, row, kind, "nc2_cond_K", lambda: stats.nc2_cond(nonzero=False, **mc))
+    try_metric(report, row, kind, "means_rank",
+               lambda: numerical_rank(stats.class_means(**mc), rank_rtol))
     try:
-        etf = stats.nc2_etf()
+        etf = stats.nc2_etf(**mc)
         row.update({f"nc2_{k}": v for k, v in etf.items() if k != "cos_std_over_mean"})
     except ValueError as err:
         report.skipped[(layer, kind, "nc2_etf")] = str(err)
     try:
-        second = stats.second_pass(W if nc3 else None).update(H, y)
+        second = stats.second_pass(W if nc3 else None, **mc).update(H, y)
         row["nc1_pinv"] = second.nc1_pinv()
         if nc3:
             row["nc4_ncc"] = second.nc4_ncc()
     except ValueError as err:
         report.skipped[(layer, kind, "nc1_pinv")] = str(err)
     if nc3:
-        try_metric(report, row, kind, "nc3_cos", lambda: stats.nc3_cos(W))
-        try_metric(report, row, kind, "nc3_duality", lambda: stats.nc3_duality(W))
+        try_metric(report, row, kind, "nc3_cos", lambda: stats.nc3_cos(W, **mc))
+        try_metric(report, row, kind, "nc3_duality", lambda: stats.nc3_duality(W, **mc))
     if kind == "pre":
         try_metric(report, row, kind, "negativity", lambda: negativity(H))
     return row
@@ -121,6 +132,7 @@ def layer_report(
     classifier=None,
     classifier_input: str | None = None,
     rank_rtol: float = 1e-3,
+    min_count: int | None = None,
 ) -> LayerReport:
     r"""Every metric of :mod:`nclab.metrics` for every layer (DNC1-3 per layer, Súkeník et al. Def 1).
 
@@ -134,6 +146,11 @@ def layer_report(
         classifier_input: name of the features consumed by the classifier (default: the last entry
             of ``features`` whose width equals the classifier's input dimension).
         rank_rtol: relative tolerance of the class-mean and weight ranks (Súkeník-style, 1e-3).
+        min_count: compute every feature metric on the classes with at least this many samples
+            only (e.g. 2 for a vocabulary with rare tokens); each feature row then reports
+            classes_kept, classes_excluded, classes_empty and excluded_share, and
+            ``report.excluded_classes`` lists the excluded ids. Default None: strict, a class with
+            fewer samples than a metric needs makes that metric skipped with the reason.
 
     Feature rows: nc1_trace, nc1_pinv, trace_sigma_w, cdnv, nc2_cond (non-zero s.v.), nc2_cond_K
     (s_1/s_K), means_rank, nc2_equinorm / equiangularity / etf_gram_dist / cos_mean, negativity
@@ -141,6 +158,7 @@ def layer_report(
     Weight rows: w_fro, w_stable_rank, w_rank, w_rel_dist_rank_K, w_balancedness, w_imbalance_op.
     Metrics undefined on the input are listed in ``report.skipped`` with the reason.
     """
+    min_count = check_min_count(min_count)
     feats = _as_items(features, "features")
     if not feats:
         raise ValueError("features is empty")
@@ -185,6 +203,6 @@ def layer_report(
     report = LayerReport()
     for name, kind, H in entries:
         nc3 = W is not None and name == classifier_input and H.shape[1] == W.shape[1]
-        report.rows.append(_feature_row(report, name, kind, H, y, K, W, nc3, rank_rtol))
+        report.rows.append(_feature_row(report, name, kind, H, y, K, W, nc3, rank_rtol, min_count))
     weight_rows(report, wts, K, rank_rtol)
     return report

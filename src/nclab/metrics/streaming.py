@@ -247,9 +247,11 @@ class ClassStats:
             S = torch.triu(S) + torch.triu(S, 1).T
         return S
 
-    def class_means(self) -> np.ndarray:
-        self._present()
-        return self._m.means.cpu().numpy()
+    def class_means(self, *, min_count: int | None = None) -> np.ndarray:
+        """(K, D) class means; rows of empty (or ``min_count``-excluded) classes are zero."""
+        m = self._require(min_count)
+        present = m.present()
+        return (m.means * present.unsqueeze(1)).cpu().numpy()
 
     def nc1_trace(self, *, min_count: int | None = None) -> float:
         """See :func:`nclab.metrics.nc1_trace`."""
