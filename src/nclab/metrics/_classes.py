@@ -145,24 +145,27 @@ def batch_moments(
     *,
     resid: torch.Tensor | None = None,
     overwrite: bool = False,
+    out: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[ClassMoments, torch.Tensor]:
     """Exact class moments of one in-memory batch (H already validated, floating).
 
     Returns the moments and the residuals ``h_i - mean of its class in this batch`` (written into
     ``resid`` when given). ``overwrite=True`` lets H be rescaled in place (it is then destroyed);
-    with preallocated buffers the streaming path then allocates nothing of size N x D.
+    with preallocated buffers (``resid``, and ``out`` (K, D) x 2 for the means and unit sums) the
+    streaming path then allocates nothing of size N x D or K x D.
     """
     D = H.shape[1]
     kw = {"dtype": H.dtype, "device": H.device}
+    means_buf, unit_buf = out if out is not None else (torch.empty(K, D, **kw), torch.empty(K, D, **kw))
     counts = torch.zeros(K, **kw).index_add_(0, y, torch.ones_like(y, dtype=H.dtype))
-    means = torch.zeros(K, D, **kw).index_add_(0, y, H).div_(counts.clamp_min(1.0).unsqueeze(1))
+    means = means_buf.zero_().index_add_(0, y, H).div_(counts.clamp_min(1.0).unsqueeze(1))
     resid = torch.index_select(means, 0, y, out=resid) if resid is not None else means[y]
     torch.sub(H, resid, out=resid)
     sq_dev = torch.zeros(K, **kw).index_add_(0, y, torch.linalg.vector_norm(resid, dim=1).square())
     norms = torch.linalg.vector_norm(H, dim=1, keepdim=True)
     norms[norms == 0] = 1.0  # zero features stay zero: they contribute cosine 0
     unit = H.div_(norms) if overwrite else H / norms
-    unit_sums = torch.zeros(K, D, **kw).index_add_(0, y, unit)
+    unit_sums = unit_buf.zero_().index_add_(0, y, unit)
     return ClassMoments(counts, means, sq_dev, unit_sums, K_given), resid
 
 
@@ -172,23 +175,36 @@ def moments(H, y, K=None, *, dtype=torch.float64) -> ClassMoments:
     return batch_moments(H, y, K, K_given)[0]
 
 
-def merge_moments(a: ClassMoments, b: ClassMoments) -> tuple[ClassMoments, torch.Tensor]:
-    """Chan et al. pairwise combination of two moment sets over the same classes.
+def merge_into_(
+    state: ClassMoments,
+    idx: torch.Tensor,
+    b: ClassMoments,
+    delta: torch.Tensor,
+    tmp: torch.Tensor,
+    shift: bool = False,
+) -> torch.Tensor | None:
+    """Chan et al.'s pairwise combination, in place: fold the moments ``b`` of the classes
+    ``idx`` (distinct) into the rows ``idx`` of ``state``; other rows are untouched (merging an
+    empty set changes nothing). Exact and stable: no sums of squares are subtracted.
 
-    Returns the merged moments and the per-class weight ``w_c = n_a n_b / (n_a + n_b)`` together
-    with the mean shift ``delta_c = mu_b - mu_a`` folded as ``sqrt(w_c) * delta_c`` rows, which the
-    caller can use to update a pooled scatter matrix (``S += R^T R`` with R those rows).
+    With ``n = n_a + n_b``, ``delta = mu_b - mu_a`` and ``w = n_a n_b / n``:
+    ``mu = mu_a + delta n_b / n``, ``sq_dev = sq_a + sq_b + w ||delta||^2``. ``delta`` and
+    ``tmp`` are (len(idx), D) buffers (``b.means`` may be ``delta``); with ``shift=True`` the
+    rows ``sqrt(w_c) delta_c`` are returned (in ``tmp``) for the pooled scatter (``S += R^T R``).
     """
-    n = a.counts + b.counts
+    n_a = state.counts[idx]
+    n = n_a + b.counts
     safe_n = n.clamp_min(1.0)
-    delta = b.means - a.means
-    w = a.counts * b.counts / safe_n
-    means = a.means + delta * (b.counts / safe_n).unsqueeze(1)
-    sq_dev = a.sq_dev + b.sq_dev + w * delta.square().sum(1)
-    merged = ClassMoments(
-        n, means, sq_dev, a.unit_sums + b.unit_sums, a.K_given or b.K_given
-    )
-    return merged, delta * w.sqrt().unsqueeze(1)
+    w = n_a * b.counts / safe_n
+    torch.index_select(state.means, 0, idx, out=tmp)
+    torch.sub(b.means, tmp, out=delta)
+    sq = torch.linalg.vector_norm(delta, dim=1).square()  # no (k, D) temporary
+    state.sq_dev.index_copy_(0, idx, state.sq_dev[idx] + b.sq_dev + w * sq)
+    state.counts.index_copy_(0, idx, n)
+    state.unit_sums.index_add_(0, idx, b.unit_sums)
+    rows = torch.mul(delta, w.sqrt().unsqueeze(1), out=tmp) if shift else None
+    state.means.index_add_(0, idx, delta.mul_((b.counts / safe_n).unsqueeze(1)))
+    return rows
 
 
 def check_global_mean(global_mean: str) -> None:

@@ -40,7 +40,7 @@ from ._classes import (
     centered_means,
     check_global_mean,
     global_mean_of,
-    merge_moments,
+    merge_into_,
     nc1_trace_from_moments,
     nc2_cond_from_means,
     nc3_cos_from_moments,
@@ -70,8 +70,12 @@ class _Workspace:
         self._bufs: list[torch.Tensor] = []
 
     def get(self, count: int, B: int, D: int, device) -> list[torch.Tensor]:
-        if not self._bufs or self._bufs[0].shape[0] < B or self._bufs[0].device != device:
-            self._bufs = [torch.empty(B, D, dtype=torch.float64, device=device) for _ in range(2)]
+        """``count`` buffers of shape (B, D) (the first two are the batch and its residuals)."""
+        if (len(self._bufs) < count or self._bufs[0].shape[0] < B
+                or self._bufs[0].shape[1] != D or self._bufs[0].device != device):
+            n = max(count, len(self._bufs))
+            rows = max(B, self._bufs[0].shape[0] if self._bufs else 0)
+            self._bufs = [torch.empty(rows, D, dtype=torch.float64, device=device) for _ in range(n)]
         return [buf[:B] for buf in self._bufs[:count]]
 
 
@@ -146,8 +150,10 @@ class ClassStats:
         ``scatter=True``) whatever K: only the classes present in the batch are touched."""
         X, R, y = _load(H_batch, y_batch, self.K, self.D, self.device, self._work)
         cls, local = torch.unique(y, return_inverse=True)
-        m, R = batch_moments(X, local, cls.numel(), True, resid=R, overwrite=True)
-        self._combine(cls, m, R if self.scatter else None)
+        k = cls.numel()  # <= B
+        A, U, T = (buf[:k] for buf in self._work.get(5, X.shape[0], X.shape[1], X.device)[2:])
+        m, R = batch_moments(X, local, k, True, resid=R, overwrite=True, out=(A, U))
+        self._combine(cls, m, R if self.scatter else None, bufs=(A, T))
         return self
 
     def merge(self, other: ClassStats) -> ClassStats:
@@ -185,13 +191,14 @@ class ClassStats:
         if self.scatter:
             self._S = torch.zeros(D, D, **z)
 
-    def _combine(self, idx: torch.Tensor, m: ClassMoments, R, S_other=None) -> None:
+    def _combine(self, idx: torch.Tensor, m: ClassMoments, R, S_other=None, bufs=None) -> None:
         """Merge the moments ``m`` of the classes ``idx`` into the state (Chan et al., only
-        those rows: untouched classes would merge with an empty set, which changes nothing)."""
+        those rows: untouched classes would merge with an empty set, which changes nothing).
+        ``bufs``: two (len(idx), D) work buffers (``m.means`` may be the first; it is consumed)."""
         if self._m is None:
             self._allocate(m.means.shape[1], m.means.device)
-        merged, shift_rows = merge_moments(self._m.take(idx), m)
-        self._m.put_(idx, merged)
+        delta, tmp = bufs if bufs is not None else (torch.empty_like(m.means), torch.empty_like(m.means))
+        shift_rows = merge_into_(self._m, idx, m, delta, tmp, shift=self.scatter)
         if self.scatter:
             if R is not None:
                 _syrk_add(self._S, R)
