@@ -154,12 +154,30 @@ def test_min_count_equals_the_metrics_of_the_kept_samples():
         stats.nc1_pinv(min_count=5)
 
 
+def test_constructor_min_count_is_every_metrics_default():
+    H, y, rng = _data(13, rare=True)
+    W = rng.normal(size=(K, D))
+    strict, lenient = _stream(H, y, 3), _stream(H, y, 3, min_count=2)
+    assert lenient.selection() == strict.selection(2)
+    assert lenient.nc1_trace() == strict.nc1_trace(min_count=2)
+    assert lenient.cdnv_stats() == strict.cdnv_stats(min_count=2)
+    assert lenient.nc2_etf() == strict.nc2_etf(min_count=2)
+    assert lenient.nc3_duality(W) == strict.nc3_duality(W, min_count=2)
+    assert lenient.nc1_trace(min_count=3) == strict.nc1_trace(min_count=3)  # override
+    second = lenient.second_pass(W).update(H, y)
+    assert second.nc4_ncc() == strict.second_pass(W, min_count=2).update(H, y).nc4_ncc()
+    restored = m.ClassStats.from_state_dict(lenient.state_dict(), min_count=2)
+    assert restored.cdnv() == lenient.cdnv()
+
+
 @pytest.mark.parametrize("bad", [0, -1, True, 2.0, "2"])
 def test_min_count_is_validated(bad):
     H, y, _ = _data(3)
     stats = m.ClassStats(K).update(H, y)
     with pytest.raises(ValueError, match="min_count"):
         stats.nc1_trace(min_count=bad)
+    with pytest.raises(ValueError, match="min_count"):
+        m.ClassStats(K, min_count=bad)
     with pytest.raises(ValueError, match="min_count"):
         m.layer_report({"h": H}, y, K=K, min_count=bad)
 

@@ -61,34 +61,31 @@ def try_metric(report: LayerReport, row: dict, kind: str, name: str, fn) -> None
 
 def _feature_row(report, layer, kind, H, y, K, W, nc3, rank_rtol, min_count=None) -> dict:
     row = {"layer": layer, "kind": kind}
-    stats = ClassStats(K).update(H, y)
-    mc = {"min_count": min_count}
+    stats = ClassStats(K, min_count=min_count).update(H, y)
     if min_count is not None:
-        selection = stats.selection(min_count)
+        selection = stats.selection()
         row.update(selection.as_row())
         report.excluded_classes = selection.excluded
     for name in ("nc1_trace", "trace_sigma_w", "cdnv"):
-        method = getattr(stats, name)
-        try_metric(report, row, kind, name, lambda f=method: f(**mc))
-    try_metric(report, row, kind, "nc2_cond", lambda: stats.nc2_cond(**mc))
-    try_metric(report, row, kind, "nc2_cond_K", lambda: stats.nc2_cond(nonzero=False, **mc))
-    try_metric(report, row, kind, "means_rank",
-               lambda: numerical_rank(stats.class_means(**mc), rank_rtol))
+        try_metric(report, row, kind, name, getattr(stats, name))
+    try_metric(report, row, kind, "nc2_cond", stats.nc2_cond)
+    try_metric(report, row, kind, "nc2_cond_K", lambda: stats.nc2_cond(nonzero=False))
+    try_metric(report, row, kind, "means_rank", lambda: numerical_rank(stats.class_means(), rank_rtol))
     try:
-        etf = stats.nc2_etf(**mc)
+        etf = stats.nc2_etf()
         row.update({f"nc2_{k}": v for k, v in etf.items() if k != "cos_std_over_mean"})
     except ValueError as err:
         report.skipped[(layer, kind, "nc2_etf")] = str(err)
     try:
-        second = stats.second_pass(W if nc3 else None, **mc).update(H, y)
+        second = stats.second_pass(W if nc3 else None).update(H, y)
         row["nc1_pinv"] = second.nc1_pinv()
         if nc3:
             row["nc4_ncc"] = second.nc4_ncc()
     except ValueError as err:
         report.skipped[(layer, kind, "nc1_pinv")] = str(err)
     if nc3:
-        try_metric(report, row, kind, "nc3_cos", lambda: stats.nc3_cos(W, **mc))
-        try_metric(report, row, kind, "nc3_duality", lambda: stats.nc3_duality(W, **mc))
+        try_metric(report, row, kind, "nc3_cos", lambda: stats.nc3_cos(W))
+        try_metric(report, row, kind, "nc3_duality", lambda: stats.nc3_duality(W))
     if kind == "pre":
         try_metric(report, row, kind, "negativity", lambda: negativity(H))
     return row

@@ -39,6 +39,7 @@ from ._classes import (
     cdnv_stats_from_moments,
     centered_means,
     check_global_mean,
+    check_min_count,
     global_mean_of,
     merge_into_,
     nc1_trace_from_moments,
@@ -110,6 +111,8 @@ class ClassStats:
         K: number of classes (labels must lie in [0, K)); classes never seen are skipped.
         scatter: also keep the D x D pooled within-class scatter, enabling one-pass ``nc1_pinv``.
         global_mean: ``"sample"`` or ``"class"``, as in :func:`nclab.metrics.nc1_trace`.
+        min_count: default of every metric's ``min_count`` (None: strict; e.g. 2 for a
+            vocabulary with rare tokens); a metric's own ``min_count=`` overrides it.
 
     Example::
 
@@ -123,9 +126,13 @@ class ClassStats:
         second.nc1_pinv(), second.nc4_ncc()
     """
 
-    def __init__(self, K: int, *, scatter: bool = False, global_mean: str = "sample"):
+    def __init__(
+        self, K: int, *, scatter: bool = False, global_mean: str = "sample",
+        min_count: int | None = None,
+    ):
         check_global_mean(global_mean)
         self.K = _check_K(K)
+        self.min_count = check_min_count(min_count)
         self.scatter = bool(scatter)
         self.global_mean = global_mean
         self._m: ClassMoments | None = None
@@ -217,9 +224,11 @@ class ClassStats:
 
     @classmethod
     def from_state_dict(
-        cls, state: dict[str, torch.Tensor], *, global_mean: str = "sample"
+        cls, state: dict[str, torch.Tensor], *, global_mean: str = "sample",
+        min_count: int | None = None,
     ) -> ClassStats:
-        stats = cls(state["counts"].shape[0], scatter="scatter" in state, global_mean=global_mean)
+        stats = cls(state["counts"].shape[0], scatter="scatter" in state, global_mean=global_mean,
+                    min_count=min_count)
         stats._m = ClassMoments(
             *(state[k].double().clone() for k in ("counts", "means", "sq_dev", "unit_sums")), True
         )
@@ -228,19 +237,22 @@ class ClassStats:
         return stats
 
     # ---- metrics ------------------------------------------------------------------------
-    # Every metric takes ``min_count``: None (default, strict) refuses classes with too few
-    # samples; an integer computes the metric on the samples of classes with >= min_count
-    # samples only, exactly as on (H[keep], y[keep]); ``selection(min_count)`` says which.
+    # Every metric takes ``min_count`` (default: the constructor's): None (strict) refuses
+    # classes with too few samples; an integer computes the metric on the samples of classes
+    # with >= min_count samples only, exactly as on (H[keep], y[keep]); ``selection`` says which.
+    def _min_count(self, min_count: int | None) -> int | None:
+        return self.min_count if min_count is None else min_count
+
     def _require(self, min_count: int | None = None) -> ClassMoments:
         if self._m is None:
             raise ValueError("ClassStats has seen no data; call update() first")
-        return restrict(self._m, min_count)[0]
+        return restrict(self._m, self._min_count(min_count))[0]
 
-    def selection(self, min_count: int) -> ClassSelection:
+    def selection(self, min_count: int | None = None) -> ClassSelection:
         """Classes kept and excluded by ``min_count`` (by id), and the excluded share of samples."""
         if self._m is None:
             raise ValueError("ClassStats has seen no data; call update() first")
-        sel = restrict(self._m, min_count)[1]
+        sel = restrict(self._m, self._min_count(min_count))[1]
         if sel is None:
             raise ValueError("selection needs a min_count (an integer >= 1)")
         return sel
@@ -280,7 +292,7 @@ class ClassStats:
         in O(K D + tile K) memory (:func:`nclab.metrics.pairwise.cdnv_pairs`). With ``min_count``
         the :meth:`selection` numbers are included."""
         out = cdnv_stats_from_moments(self._require(min_count), bins=bins)
-        if min_count is not None:
+        if self._min_count(min_count) is not None:
             out.update(self.selection(min_count).as_row())
         return out
 
@@ -300,6 +312,7 @@ class ClassStats:
                 "(two passes, O(K D) memory)"
             )
         m = self._require(min_count)
+        min_count = self._min_count(min_count)
         if min_count is not None and float(self._m.sq_dev[m.counts == 0].sum()) != 0.0:
             raise ValueError(
                 f"one-pass nc1_pinv cannot exclude classes with 2 to {min_count - 1} samples (the "
