@@ -71,14 +71,15 @@ class Running:
         nb = v.numel()
         if nb == 0:
             return
-        mean_b = float(v.mean())
-        m2_b = float((v - mean_b).square().sum())
+        var_b, mean_b = torch.var_mean(v, correction=0)
+        mean_b, m2_b = float(mean_b), float(var_b) * nb
         n = self.n + nb
         delta = mean_b - self.mean
         self.mean += delta * nb / n
         self.m2 += m2_b + delta * delta * self.n * nb / n
         self.n = n
-        self.lo, self.hi = min(self.lo, float(v.min())), max(self.hi, float(v.max()))
+        lo, hi = torch.aminmax(v)
+        self.lo, self.hi = min(self.lo, float(lo)), max(self.hi, float(hi))
         if self.edges is not None:
             idx = torch.bucketize(v, self.edges, right=True)
             self.counts += torch.bincount(idx, minlength=self.counts.numel())
@@ -91,14 +92,21 @@ class Running:
         return out
 
 
-def _slabs(X: torch.Tensor, tile: int):
-    """Yield ``(i0, i1, G, upper)``: ``G = X[i0:i1] X[i0:]^T`` and the mask of its pairs i < j."""
-    K = X.shape[0]
+def _blocks(K: int, tile: int):
+    """Blocks ``(rows, cols, upper)`` covering the pairs i < j: per slab of ``tile`` rows, its
+    diagonal block (``upper``: the mask of its pairs i < j) and the block right of it (all pairs)."""
     for i0 in range(0, K, tile):
         i1 = min(K, i0 + tile)
-        G = X[i0:i1] @ X[i0:].T
-        upper = torch.ones(G.shape, dtype=torch.bool, device=X.device).triu_(1)
-        yield i0, i1, G, upper
+        yield slice(i0, i1), slice(i0, i1), "upper"
+        if i1 < K:
+            yield slice(i0, i1), slice(i1, K), None
+
+
+def _pairs(block: torch.Tensor, upper) -> torch.Tensor:
+    """The entries of a block that are pairs i < j, flattened."""
+    if upper is None:
+        return block.reshape(-1)
+    return block[torch.ones(block.shape, dtype=torch.bool, device=block.device).triu_(1)]
 
 
 def _exact_sqdist(means: torch.Tensor, i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
@@ -128,25 +136,33 @@ def cdnv_pairs(
     _check_fits(K, D, tile, "CDNV", means.device)
     X = means - means.mean(0)
     sq = X.square().sum(1)
+    sq_max = float(sq.max())
     acc = Running(bins, means.device)
-    for i0, i1, G, upper in _slabs(X, tile):
-        scale = sq[i0:i1, None] + sq[None, i0:]
-        d2 = G.mul_(-2.0).add_(scale)
-        close = upper & (d2 <= EXACT_BELOW * scale)
-        if bool(close.any()):
-            r, c = close.nonzero(as_tuple=True)
-            d2[r, c] = _exact_sqdist(means, r + i0, c + i0)
-            zero = d2[r, c] == 0
-            if bool(zero.any()):
-                k = int(zero.nonzero()[0])
-                a, b = int(r[k]) + i0, int(c[k]) + i0
+    for rows, cols, upper in _blocks(K, tile):
+        # d2 = ||x_i||^2 + ||x_j||^2 - 2 x_i.x_j
+        d2 = torch.addmm(sq[None, cols], X[rows], X[cols].T, alpha=-2.0).add_(sq[rows, None])
+        # pairs to recompute exactly: d2 <= EXACT_BELOW (sq_i + sq_j); candidates first with a
+        # per-row bound (sq_j <= max sq), so no block-sized threshold is formed
+        cand = d2 <= (EXACT_BELOW * (sq[rows] + sq_max)).unsqueeze(1)
+        if upper is not None:
+            cand.triu_(1)
+        if bool(cand.any()):
+            r, c = cand.nonzero(as_tuple=True)
+            r, c = r + rows.start, c + cols.start
+            keep = d2[r - rows.start, c - cols.start] <= EXACT_BELOW * (sq[r] + sq[c])
+            r, c = r[keep], c[keep]
+            exact = _exact_sqdist(means, r, c)
+            d2[r - rows.start, c - cols.start] = exact
+            if bool((exact == 0).any()):
+                k = int((exact == 0).nonzero()[0])
+                a, b = int(r[k]), int(c[k])
                 if labels is not None:
                     a, b = int(labels[a]), int(labels[b])
                 raise ValueError(
                     f"class means {a} and {b} coincide, so the CDNV of that pair is undefined"
                 )
-        scale.copy_(var[i0:i1, None]).add_(var[None, i0:]).div_(d2.mul_(2.0))
-        acc.add(scale[upper])
+        d2 = torch.div(var[rows, None] + var[None, cols], d2.mul_(2.0), out=d2)
+        acc.add(_pairs(d2, upper))
     return acc.summary()
 
 
@@ -164,14 +180,17 @@ def etf_stats_from_centered(Mc: torch.Tensor, *, tile: int | None = None) -> dic
     # ||G||_F of G = Mc Mc^T from the smaller of the two Gram matrices (equal Frobenius norms).
     g_norm = float((Mc @ Mc.T if K <= D else Mc.T @ Mc).norm())
     e_norm = math.sqrt(K - 1)  # E = I - 11^T/K is a rank K-1 projection
+    scaled = norms / g_norm
     acc = Running(device=Mc.device)
     eq_sum, dist_sq = 0.0, 0.0
-    for i0, i1, C, upper in _slabs(U, tile):
-        cos = C[upper]
+    for rows, cols, upper in _blocks(K, tile):
+        C = U[rows] @ U[cols].T
+        cos = _pairs(C, upper)
         acc.add(cos)
-        eq_sum += float((cos + 1.0 / (K - 1)).abs().sum())
-        G = cos.mul_((norms[i0:i1, None] * norms[None, i0:])[upper])
-        dist_sq += 2.0 * float((G / g_norm + 1.0 / (K * e_norm)).square().sum())
+        eq_sum += float((cos + 1.0 / (K - 1)).abs_().sum())
+        # G_ij / ||G|| + 1 / (K ||E||), the off-diagonal entries of G/||G|| - E/||E||
+        C.mul_(scaled[rows, None]).mul_(norms[None, cols]).add_(1.0 / (K * e_norm))
+        dist_sq += 2.0 * float(_pairs(C, upper).square().sum())
     dist_sq += float((norms.square() / g_norm - (1.0 - 1.0 / K) / e_norm).square().sum())
     cos_mean = acc.mean
     cos_std = math.sqrt(acc.m2 / acc.n)
