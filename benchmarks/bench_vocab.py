@@ -82,6 +82,10 @@ def table():
             nc1 = f"ok ({stats.nc1_trace():.4g})"
         except ValueError as err:
             nc1 = f"ValueError: {str(err)[:60]}"
+            try:  # trees with min_count (issue 16)
+                nc1 += f"; min_count=2: ok ({stats.nc1_trace(min_count=2):.4g})"
+            except TypeError:
+                pass
         print(f"{K:>7} {dt:>11.2f}  {nc1}", flush=True)
         del Hk
     print(f"peak RSS {peak_gib():.2f} GiB")
