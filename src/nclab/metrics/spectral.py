@@ -8,8 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._classes import default_rtol
-from ._validate import DEFAULT_DTYPE, as_matrix, nonzero_norm
+from ._validate import DEFAULT_DTYPE, as_matrix, input_eps, nonzero_norm
 
 
 def _matrix(A, dtype) -> torch.Tensor:
@@ -31,13 +30,28 @@ def numerical_rank(A, rtol: float | None = None, *, dtype=DEFAULT_DTYPE) -> int:
     """``#{i : s_i > rtol * s_1}`` (Súkeník et al. 2024 use this on class means; the paper gives no
     tolerance: nclab's experiments use ``rtol=1e-3`` there and report a tolerance sweep).
 
-    ``rtol=None`` uses ``max(m, n) * eps`` (numpy's ``matrix_rank``). A zero matrix has rank 0.
+    ``rtol=None`` uses the rounding level of A *as given*: entries stored with machine epsilon
+    ``eps`` (A's dtype before any cast: bf16 2^-7, f16 2^-10, f32 2^-23, f64 2^-52) are off by at
+    most ``(eps/2) |a_ij|``, a perturbation of spectral norm ``<= (eps/2) ||A||_F``, so by Weyl's
+    inequality no singular value above that level comes from rounding. Added: the SVD's backward
+    error in the working precision (numpy's ``matrix_rank`` rule)::
+
+        rtol = (eps/2) ||A||_F / s_1 + max(m, n) * eps_work
+
+    A zero matrix has rank 0.
     """
-    s = _svals(A, dtype)
+    M = _matrix(A, dtype)
+    s = torch.linalg.svdvals(M)
     if float(s[0]) == 0.0:
         return 0
-    tol = default_rtol(_matrix(A, dtype).shape, s.dtype) if rtol is None else rtol
+    tol = _rounding_rtol(s, M.shape, input_eps(A), s.dtype) if rtol is None else rtol
     return int((s > tol * s[0]).sum())
+
+
+def _rounding_rtol(s: torch.Tensor, shape, eps: float, work_dtype) -> float:
+    """numerical_rank's default rtol (see there) from the singular values s of A."""
+    fro = float(s.square().sum().sqrt())
+    return 0.5 * eps * fro / float(s[0]) + max(shape) * torch.finfo(work_dtype).eps
 
 
 def energy_rank(A, tol: float = 1e-5, *, dtype=DEFAULT_DTYPE) -> int:
