@@ -255,3 +255,19 @@ def test_layer_report_reports_the_cutoffs_used():
     assert rows["a"]["nc1_pinv"] == pytest.approx(exact, rel=1e-4)
     assert rows["c"]["nc1_pinv"] == pytest.approx(exact, rel=1e-12)
     assert rows["b"]["nc1_pinv"] == pytest.approx(m.nc1_pinv(feats["b"], y), rel=1e-9)
+
+
+def test_energy_rank_refuses_a_tolerance_below_the_rounding_level():
+    A = np.random.default_rng(10).normal(size=(32, 3)) @ np.random.default_rng(11).normal(size=(3, 20))
+    assert m.energy_rank(A.astype(np.float32)) == 3
+    with pytest.raises(ValueError, match="rounding level"):
+        m.energy_rank(torch.from_numpy(A).bfloat16())  # tol 1e-5 < 2^-8
+    assert m.energy_rank(torch.from_numpy(A).bfloat16(), tol=1e-2) == 3
+
+
+def test_residual_passes_of_different_first_passes_do_not_merge():
+    H, y, _ = low_rank_case(K=6, r=3, D=16, n=10, seed=12)
+    a = m.ClassStats(6).update(H, y).second_pass()
+    c = m.ClassStats(6).update(H[y < 3], y[y < 3]).second_pass()
+    with pytest.raises(ValueError, match="same first pass"):
+        a.merge(c)

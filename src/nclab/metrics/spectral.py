@@ -56,7 +56,17 @@ def _rounding_rtol(s: torch.Tensor, shape, eps: float, work_dtype) -> float:
 
 def energy_rank(A, tol: float = 1e-5, *, dtype=DEFAULT_DTYPE) -> int:
     """Smallest r with ``(sum_{j>r} s_j^2 / sum_j s_j^2)^{1/2} <= tol`` (Zangrando et al. §5.3:
-    "numerical rank up to 1e-5 relative error"). A zero matrix has rank 0."""
+    "numerical rank up to 1e-5 relative error"). A zero matrix has rank 0.
+
+    Rounding A's entries to its dtype *as given* (machine epsilon eps) changes A by at most
+    ``(eps/2) ||A||_F``, a relative tail of eps/2: a ``tol`` below that (e.g. 1e-5 with bf16 or
+    float16 input) would count rounding noise, so it raises ``ValueError``."""
+    level = input_eps(A) / 2
+    if not tol >= level:
+        raise ValueError(
+            f"tol={tol!r} is below the rounding level {level:.3g} of A's dtype "
+            f"{getattr(A, 'dtype', None)}: the tail is not resolved; pass tol >= {level:.3g}"
+        )
     s2 = _svals(A, dtype).square()
     total = float(s2.sum())
     if total == 0.0:

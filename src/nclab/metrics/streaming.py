@@ -394,7 +394,8 @@ class ResidualPass:
         return self
 
     def merge(self, other: ResidualPass) -> ResidualPass:
-        if not isinstance(other, ResidualPass) or other.K != self.K or other.D != self.D:
+        if (not isinstance(other, ResidualPass) or other.K != self.K or other.D != self.D
+                or other._s.shape != self._s.shape):
             raise ValueError("can only merge a ResidualPass built from the same first pass")
         self.N += other.N
         self._proj_sq += other._proj_sq
