@@ -187,7 +187,7 @@ def check_cutoff(rtol, rank) -> None:
     if rtol is not None and not ok:
         raise ValueError(f"rtol must be a finite number >= 0, got {rtol!r}")
     if rank is not None and rank not in RANKS and (
-        isinstance(rank, bool) or not isinstance(rank, int) or rank < 1
+        isinstance(rank, bool) or not isinstance(rank, numbers.Integral) or rank < 1
     ):
         raise ValueError(f"rank must be 'papyan' or a positive integer, got {rank!r}")
 
