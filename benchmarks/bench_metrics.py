@@ -73,7 +73,7 @@ def nclab_two_pass(H, y, W, K):
         "nc4_ncc": second.nc4_ncc(),
     }
     state = sum(t.numel() * t.element_size() for t in stats.state_dict().values())
-    state += (second._Pt.numel() + second._W.numel()) * 8
+    state += (second._Vt.numel() + second._W.numel()) * 8
     return out, state
 
 

@@ -1,6 +1,6 @@
 """Vocabulary-scale collapse metrics (issue 16): K = 32 768 classes on one machine.
 
-Default run (``make bench`` runs it with 2 threads):
+Default run (2 threads; not part of ``make bench``: about 10 minutes on the 2-core machine):
   * pass 1 of ``ClassStats`` over N = 1 048 576 tokens, D = 768, float32 features, Zipf(1.1)
     labels over K = 32 768 classes, streamed in batches of 4096 generated on the fly from a fixed
     seed (the 3 GiB of features never exist at once), timed against the *same* features with the

@@ -42,7 +42,8 @@ def test_rows_at_the_probe_steps_with_expected_layers_and_metrics():
             assert ("model", metric) in train
         assert ("model", "fit") in test and ("model", "accuracy") in test
         for layer in ("input", "layer1/pre", "layer1/post", "layer2/pre", "layer2/post", "layer3"):
-            for metric in ("nc1_trace", "nc1_pinv", "nc2_cond", "means_rank", "cdnv"):
+            for metric in ("nc1_trace", "nc1_pinv", "nc2_cond", "means_rank", "cdnv",
+                           "nc1_pinv_rtol", "nc2_cond_rtol", "means_rank_rtol"):
                 assert (layer, metric) in train and (layer, metric) in test
         assert ("layer1/pre", "negativity") in train
         for metric in ("nc3_cos", "nc3_duality", "nc4_ncc"):  # on the classifier's input

@@ -14,6 +14,10 @@ Conventions
 - Inputs may be torch tensors (any device, no host copies) or numpy arrays. Computations run in
   float64 by default (``dtype=None`` keeps the input's floating dtype). Results are Python floats,
   small dicts, or numpy arrays for spectra and Gram matrices.
+- Cutoffs (which singular values count as zero: ``nc1_pinv``'s pseudo-inverse, ``nc2_cond``,
+  ``numerical_rank``) follow the precision of the inputs *as given* (bf16, f16, f32, f64): by
+  default a singular value counts only above what rounding the inputs could create (see
+  :func:`nc1_pinv`); ``rtol=`` overrides, and ``layer_report`` reports the values used.
 - Bad input raises ``ValueError`` naming the argument and the problem (shape, dtype, NaN/Inf,
   labels out of range, fewer than 2 classes, empty or single-sample class, zero denominators).
 

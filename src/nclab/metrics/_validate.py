@@ -133,3 +133,15 @@ def nonzero_norm(value: float, what: str) -> float:
     if not value > 0.0:
         raise ValueError(f"{what} is zero, so the ratio is undefined")
     return value
+
+
+def input_eps(A) -> float:
+    """Machine epsilon of ``A`` *as given* (before any cast to float64): ``finfo(dtype).eps`` of a
+    floating torch tensor or numpy array (bfloat16 2^-7, float16 2^-10, float32 2^-23, float64
+    2^-52); integer and boolean inputs are exact, so the float64 working precision's."""
+    dtype = getattr(A, "dtype", None)
+    if isinstance(dtype, torch.dtype) and dtype.is_floating_point:
+        return torch.finfo(dtype).eps
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":
+        return float(np.finfo(dtype).eps)
+    return torch.finfo(torch.float64).eps

@@ -12,7 +12,7 @@ from ._classes import (
     nc1_trace_from_moments,
     prepare,
 )
-from ._validate import DEFAULT_DTYPE
+from ._validate import DEFAULT_DTYPE, input_eps
 
 
 def nc1_trace(H, y, K=None, *, global_mean: str = "sample", dtype=DEFAULT_DTYPE) -> float:
@@ -52,6 +52,7 @@ def nc1_pinv(
     K=None,
     *,
     rtol: float | None = None,
+    rank: int | str | None = None,
     divide_by_K: bool = True,
     global_mean: str = "sample",
     dtype=DEFAULT_DTYPE,
@@ -63,24 +64,39 @@ def nc1_pinv(
     thin SVD of the centred means, and ``tr(Sigma_W Sigma_B^+) = (1/N) sum_i ||P^T (h_i - mu_{y_i})||^2``:
     O(N D K) work, no N x N and no D x D matrix.
 
+    Which directions of Sigma_B count as non-zero follows the precision of ``H`` *as given*
+    (bf16, f16, f32 or f64, whatever ``dtype`` the computation then runs in): singular values of
+    ``Mc / sqrt(K)`` at or below ``rtol * s_1`` are dropped, with the default rtol the rounding
+    level ``(eps * sqrt(K) rho + max(K, D) * eps64 * max(s_1, sqrt(K) rho)) / s_1`` -- ``eps`` the
+    machine epsilon of H's dtype, ``rho`` the largest class RMS feature norm (offset included):
+    a bound on the singular values that rounding the features can create (derivation in
+    :func:`nclab.metrics._classes.rounding_rtol`). So class means spanning r < K-1 directions
+    give the pseudo-inverse on those r directions, in float32 or bf16 as in float64, instead of
+    inverting rounding noise; ``layer_report`` reports the value used as ``nc1_pinv_rtol``.
+
     Args:
-        rtol: singular values of ``Mc / sqrt(K)`` below ``rtol * s_1`` are treated as zero (their
-            directions dropped from the pseudo-inverse). Default ``max(K, D) * eps`` (numpy's
-            ``matrix_rank`` rule). For low-rank class means (e.g. Súkeník et al.'s SRG solutions) the
-            metric only sees the rank-r span; pass a larger rtol to make that explicit.
+        rtol: override the relative cutoff (e.g. ``1e-3`` to also drop weak genuine directions;
+            ``0`` inverts every non-zero singular value).
+        rank: ``"papyan"`` inverts all K-1 leading directions whatever their size (the rank-(K-1)
+            truncation of Papyan et al. 2020's code, for comparison with published numbers; on
+            low-rank means it inverts rounding noise and is huge); an integer k inverts the k
+            leading ones. Exclusive with ``rtol``.
         divide_by_K: ``False`` gives P3's ``tr(Sigma_W Sigma_B^+)`` without the 1/K.
         K, global_mean, dtype: as in :func:`nc1_trace`.
 
     Perfect collapse: 0. Invariant to rotations, scalings and translations of feature space and
-    to relabelling classes; invariant to every invertible linear map when Sigma_B has full rank
-    (D = K-1), but not in general (a shear of the complement into the means' span changes it).
+    to relabelling classes (up to the cutoff, whose rounding level grows with a common offset);
+    invariant to every invertible linear map when Sigma_B has full rank (D = K-1), but not in
+    general (a shear of the complement into the means' span changes it).
     """
     check_global_mean(global_mean)
+    eps = input_eps(H)
     H, y, K, K_given = prepare(H, y, K, dtype=dtype)
     m, resid = batch_moments(H, y, K, K_given)
+    m.eps = eps
     present = m.present(min_size=2)
     Mc = centered_means(m, present, global_mean)
-    P = between_whitener(Mc, rtol, m.means[present])
+    P, _ = between_whitener(m, present, Mc, rtol, rank)
     value = float((resid @ P).square().sum()) / m.N
     return value / Mc.shape[0] if divide_by_K else value
 

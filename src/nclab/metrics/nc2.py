@@ -35,10 +35,14 @@ def nc2_cond(
     Súkeník et al. 2024 §6 "DNC2 metric").
 
     ``kappa(M) = s_1(M) / s_min(M)`` where, with ``nonzero=True`` (P0's literal definition),
-    ``s_min`` is the smallest singular value above ``rtol * s_1``, ``rtol`` defaulting to
-    ``max(K, D) * eps`` (numpy's ``matrix_rank`` rule); with ``nonzero=False`` it is ``s_K`` (the
-    slides' ``kappa_K``; ``inf`` when M has rank < K — this detects the rank-deficient SRG
-    solutions of Súkeník et al.).
+    ``s_min`` is the smallest singular value above ``rtol * s_1``; with ``nonzero=False`` it is
+    ``s_K`` (the slides' ``kappa_K``; ``inf`` when ``s_K <= rtol * s_1``, i.e. M is numerically
+    of rank < K -- this detects the rank-deficient SRG solutions of Súkeník et al.).
+    ``rtol`` defaults to the rounding level of the features *as given*:
+    ``(eps * sqrt(K) rho + max(K, D) * eps64 * max(s_1, sqrt(K) rho)) / s_1`` with ``eps`` the
+    machine epsilon of H's dtype (bf16, f16, f32, f64) and ``rho`` the largest class RMS feature
+    norm (see :func:`nc1_pinv`); singular values below it may be pure rounding. Pass ``rtol`` to
+    override; ``layer_report`` reports the value used as ``nc2_cond_rtol``.
 
     ``centered=False`` (default) uses the uncentred means, the right target for bias-free networks
     (orthogonal frame, kappa = 1). ``centered=True`` uses ``mu_c - mu_G``, which has rank <= K-1;
@@ -51,9 +55,7 @@ def nc2_cond(
     m = moments(H, y, K, dtype=dtype)
     present = m.present()
     M = centered_means(m, present, global_mean) if centered else m.means[present]
-    return nc2_cond_from_means(
-        M, centered=centered, nonzero=nonzero, rtol=rtol, means=m.means[present]
-    )
+    return nc2_cond_from_means(m, present, M, centered=centered, nonzero=nonzero, rtol=rtol)
 
 
 def nc2_etf(H, y, K=None, *, global_mean: str = "sample", dtype=DEFAULT_DTYPE) -> dict:

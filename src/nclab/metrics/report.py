@@ -59,9 +59,23 @@ def try_metric(report: LayerReport, row: dict, kind: str, name: str, fn) -> None
         report.skipped[(row["layer"], kind, name)] = str(err)
 
 
-def _feature_row(report, layer, kind, H, y, K, W, nc3, rank_rtol, min_count=None) -> dict:
+def means_rank_metrics(report: LayerReport, row: dict, kind: str, stats: ClassStats, rank_rtol):
+    """``nc2_cond_rtol`` (the rounding level of the features as given, relative to s_1 of the
+    class means: nc2_cond's cutoff) and ``means_rank`` counted at ``means_rank_rtol =
+    max(rank_rtol, nc2_cond_rtol)`` -- a direction below the rounding level is not resolved
+    (shared with the training probe)."""
+    try_metric(report, row, kind, "nc2_cond_rtol", stats.rounding_rtol)
+    if "nc2_cond_rtol" in row:
+        row["means_rank_rtol"] = max(rank_rtol, row["nc2_cond_rtol"])
+        try_metric(report, row, kind, "means_rank",
+                   lambda: numerical_rank(stats.class_means(), row["means_rank_rtol"]))
+
+
+def _feature_row(report, layer, kind, H, given, y, K, W, nc3, rank_rtol, min_count=None) -> dict:
+    """Metrics of one layer; ``given`` is the features as passed (their dtype sets the cutoffs),
+    ``H`` the validated float64 copy."""
     row = {"layer": layer, "kind": kind}
-    stats = ClassStats(K, min_count=min_count).update(H, y)
+    stats = ClassStats(K, min_count=min_count).update(given, y)
     if min_count is not None:
         selection = stats.selection()
         row.update(selection.as_row())
@@ -70,25 +84,33 @@ def _feature_row(report, layer, kind, H, y, K, W, nc3, rank_rtol, min_count=None
         try_metric(report, row, kind, name, getattr(stats, name))
     try_metric(report, row, kind, "nc2_cond", stats.nc2_cond)
     try_metric(report, row, kind, "nc2_cond_K", lambda: stats.nc2_cond(nonzero=False))
-    try_metric(report, row, kind, "means_rank", lambda: numerical_rank(stats.class_means(), rank_rtol))
+    means_rank_metrics(report, row, kind, stats, rank_rtol)
     try:
         etf = stats.nc2_etf()
         row.update({f"nc2_{k}": v for k, v in etf.items() if k != "cos_std_over_mean"})
     except ValueError as err:
         report.skipped[(layer, kind, "nc2_etf")] = str(err)
     try:
-        second = stats.second_pass(W if nc3 else None).update(H, y)
-        row["nc1_pinv"] = second.nc1_pinv()
-        if nc3:
-            row["nc4_ncc"] = second.nc4_ncc()
+        second = stats.second_pass(W if nc3 else None).update(given, y)
     except ValueError as err:
         report.skipped[(layer, kind, "nc1_pinv")] = str(err)
+    else:
+        pinv_metrics(report, row, kind, second)
+        if nc3:
+            try_metric(report, row, kind, "nc4_ncc", second.nc4_ncc)
     if nc3:
         try_metric(report, row, kind, "nc3_cos", lambda: stats.nc3_cos(W))
         try_metric(report, row, kind, "nc3_duality", lambda: stats.nc3_duality(W))
     if kind == "pre":
         try_metric(report, row, kind, "negativity", lambda: negativity(H))
     return row
+
+
+def pinv_metrics(report: LayerReport, row: dict, kind: str, second) -> None:
+    """``nc1_pinv`` from a finished second pass and ``nc1_pinv_rtol``, the cutoff it used
+    (shared with the training probe)."""
+    try_metric(report, row, kind, "nc1_pinv", second.nc1_pinv)
+    row["nc1_pinv_rtol"] = second.rtol
 
 
 def weight_rows(report, weights: list[tuple[str, torch.Tensor]], K, rank_rtol) -> None:
@@ -142,7 +164,8 @@ def layer_report(
         classifier: the (K, D) matrix for NC3/NC4; default: the last of ``weights`` if it has K rows.
         classifier_input: name of the features consumed by the classifier (default: the last entry
             of ``features`` whose width equals the classifier's input dimension).
-        rank_rtol: relative tolerance of the class-mean and weight ranks (Súkeník-style, 1e-3).
+        rank_rtol: relative tolerance of the class-mean and weight ranks (Súkeník-style, 1e-3);
+            for the class means raised to the features' rounding level when that is larger.
         min_count: compute every feature metric on the classes with at least this many samples
             only (e.g. 2 for a vocabulary with rare tokens); each feature row then reports
             classes_kept, classes_excluded, classes_empty and excluded_share, and
@@ -152,6 +175,10 @@ def layer_report(
     Feature rows: nc1_trace, nc1_pinv, trace_sigma_w, cdnv, nc2_cond (non-zero s.v.), nc2_cond_K
     (s_1/s_K), means_rank, nc2_equinorm / equiangularity / etf_gram_dist / cos_mean, negativity
     (pre-activations, ReLU), and nc3_cos, nc3_duality, nc4_ncc for the classifier input.
+    Cutoffs used (relative to s_1; they follow the precision of the features *as given*, see
+    :func:`nclab.metrics.nc1_pinv`): nc1_pinv_rtol (Sigma_B^+), nc2_cond_rtol (the non-zero
+    singular values of nc2_cond and nc2_cond_K), means_rank_rtol (``max(rank_rtol,
+    nc2_cond_rtol)``).
     Weight rows: w_fro, w_stable_rank, w_rank, w_rel_dist_rank_K, w_balancedness, w_imbalance_op.
     Metrics undefined on the input are listed in ``report.skipped`` with the reason.
     """
@@ -165,6 +192,7 @@ def layer_report(
     ]
 
     entries = []  # (layer, kind, H)
+    given = []  # the features of each entry as passed: their dtype sets the cutoffs
     for name, value in feats:
         if isinstance(value, Mapping):
             unknown = set(value) - set(KINDS)
@@ -175,8 +203,10 @@ def layer_report(
                 for k in KINDS
                 if k in value
             ]
+            given += [value[k] for k in KINDS if k in value]
         else:
             entries.append((name, "features", as_matrix(value, f"features[{name!r}]")))
+            given.append(value)
     N = entries[0][2].shape[0]
     y = as_labels(y, "y", n=N, device=entries[0][2].device)
     K_given = K is not None
@@ -198,8 +228,8 @@ def layer_report(
             raise ValueError(f"classifier_input {classifier_input!r} is not a name in features")
 
     report = LayerReport()
-    for name, kind, H in entries:
+    for (name, kind, H), raw in zip(entries, given, strict=True):
         nc3 = W is not None and name == classifier_input and H.shape[1] == W.shape[1]
-        report.rows.append(_feature_row(report, name, kind, H, y, K, W, nc3, rank_rtol, min_count))
+        report.rows.append(_feature_row(report, name, kind, H, raw, y, K, W, nc3, rank_rtol, min_count))
     weight_rows(report, wts, K, rank_rtol)
     return report

@@ -8,8 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._classes import default_rtol
-from ._validate import DEFAULT_DTYPE, as_matrix, nonzero_norm
+from ._validate import DEFAULT_DTYPE, as_matrix, input_eps, nonzero_norm
 
 
 def _matrix(A, dtype) -> torch.Tensor:
@@ -31,18 +30,43 @@ def numerical_rank(A, rtol: float | None = None, *, dtype=DEFAULT_DTYPE) -> int:
     """``#{i : s_i > rtol * s_1}`` (Súkeník et al. 2024 use this on class means; the paper gives no
     tolerance: nclab's experiments use ``rtol=1e-3`` there and report a tolerance sweep).
 
-    ``rtol=None`` uses ``max(m, n) * eps`` (numpy's ``matrix_rank``). A zero matrix has rank 0.
+    ``rtol=None`` uses the rounding level of A *as given*: entries stored with machine epsilon
+    ``eps`` (A's dtype before any cast: bf16 2^-7, f16 2^-10, f32 2^-23, f64 2^-52) are off by at
+    most ``(eps/2) |a_ij|``, a perturbation of spectral norm ``<= (eps/2) ||A||_F``, so by Weyl's
+    inequality no singular value above that level comes from rounding. Added: the SVD's backward
+    error in the working precision (numpy's ``matrix_rank`` rule)::
+
+        rtol = (eps/2) ||A||_F / s_1 + max(m, n) * eps_work
+
+    A zero matrix has rank 0.
     """
-    s = _svals(A, dtype)
+    M = _matrix(A, dtype)
+    s = torch.linalg.svdvals(M)
     if float(s[0]) == 0.0:
         return 0
-    tol = default_rtol(_matrix(A, dtype).shape, s.dtype) if rtol is None else rtol
+    tol = _rounding_rtol(s, M.shape, input_eps(A), s.dtype) if rtol is None else rtol
     return int((s > tol * s[0]).sum())
+
+
+def _rounding_rtol(s: torch.Tensor, shape, eps: float, work_dtype) -> float:
+    """numerical_rank's default rtol (see there) from the singular values s of A."""
+    fro = float(s.square().sum().sqrt())
+    return 0.5 * eps * fro / float(s[0]) + max(shape) * torch.finfo(work_dtype).eps
 
 
 def energy_rank(A, tol: float = 1e-5, *, dtype=DEFAULT_DTYPE) -> int:
     """Smallest r with ``(sum_{j>r} s_j^2 / sum_j s_j^2)^{1/2} <= tol`` (Zangrando et al. §5.3:
-    "numerical rank up to 1e-5 relative error"). A zero matrix has rank 0."""
+    "numerical rank up to 1e-5 relative error"). A zero matrix has rank 0.
+
+    Rounding A's entries to its dtype *as given* (machine epsilon eps) changes A by at most
+    ``(eps/2) ||A||_F``, a relative tail of eps/2: a ``tol`` below that (e.g. 1e-5 with bf16 or
+    float16 input) would count rounding noise, so it raises ``ValueError``."""
+    level = input_eps(A) / 2
+    if not tol >= level:
+        raise ValueError(
+            f"tol={tol!r} is below the rounding level {level:.3g} of A's dtype "
+            f"{getattr(A, 'dtype', None)}: the tail is not resolved; pass tol >= {level:.3g}"
+        )
     s2 = _svals(A, dtype).square()
     total = float(s2.sum())
     if total == 0.0:

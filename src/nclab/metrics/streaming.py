@@ -23,6 +23,11 @@ only the classes present in the batch, so it costs O(B D) whatever K; pairwise m
 ETF angles) are tiled (:mod:`nclab.metrics.pairwise`); ``min_count=`` on every metric excludes
 rare classes by name (:meth:`ClassStats.selection` reports which and their share of samples);
 the strict default (``None``) refuses classes with too few samples as before.
+
+Cutoffs (the pseudo-inverse of Sigma_B, nc2_cond's non-zero singular values) follow the precision
+of the batches *as given*: the state keeps the machine epsilon of the lowest precision seen (a
+bf16 batch among float32 ones makes it bf16's), merges keep the larger, the second pass inherits
+it; see :func:`nclab.metrics.nc1_pinv` for the rule and ``rtol=`` to override it.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import numpy as np
 import torch
 
 from ._classes import (
+    EPS64,
     ClassMoments,
     ClassSelection,
     batch_moments,
@@ -38,6 +44,7 @@ from ._classes import (
     between_whitener,
     cdnv_stats_from_moments,
     centered_means,
+    check_cutoff,
     check_global_mean,
     check_min_count,
     global_mean_of,
@@ -45,10 +52,19 @@ from ._classes import (
     nc1_trace_from_moments,
     nc2_cond_from_means,
     nc3_cos_from_moments,
+    pinv_rank,
     restrict,
+    rounding_rtol,
 )
 from ._memory import FLOAT64, check_fits
-from ._validate import as_labels, as_matrix, check_classifier, check_num_classes, nonzero_norm
+from ._validate import (
+    as_labels,
+    as_matrix,
+    check_classifier,
+    check_num_classes,
+    input_eps,
+    nonzero_norm,
+)
 from .pairwise import TILE_ENTRIES, etf_stats_from_centered
 
 try:  # symmetric rank-k update for the one-pass scatter on CPU (half the flops of a GEMM)
@@ -160,6 +176,7 @@ class ClassStats:
         k = cls.numel()  # <= B
         A, U, T = (buf[:k] for buf in self._work.get(5, X.shape[0], X.shape[1], X.device)[2:])
         m, R = batch_moments(X, local, k, True, resid=R, overwrite=True, out=(A, U))
+        m.eps = input_eps(H_batch)
         self._combine(cls, m, R if self.scatter else None, bufs=(A, T))
         return self
 
@@ -180,7 +197,9 @@ class ClassStats:
         m = other._m.take(idx)
         if self.device is not None:
             idx = idx.to(self.device)
-            m = ClassMoments(*(t.to(self.device) for t in (m.counts, m.means, m.sq_dev, m.unit_sums)))
+            m = ClassMoments(
+                *(t.to(self.device) for t in (m.counts, m.means, m.sq_dev, m.unit_sums)), eps=m.eps
+            )
         self._combine(idx, m, None, other._full_scatter() if other.scatter else None)
         return self
 
@@ -214,10 +233,12 @@ class ClassStats:
             _syrk_add(self._S, shift_rows)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        """Tensors of the state (e.g. to send between processes or save with safetensors)."""
-        m = self._require()  # copies: the live state is updated in place
+        """Tensors of the state (e.g. to send between processes or save with safetensors);
+        ``eps`` (1,) is the machine epsilon of the lowest input precision seen. Copies: the live
+        state is updated in place."""
+        m = self._require()
         state = {"counts": m.counts.clone(), "means": m.means.clone(), "sq_dev": m.sq_dev.clone(),
-                 "unit_sums": m.unit_sums.clone()}
+                 "unit_sums": m.unit_sums.clone(), "eps": torch.tensor([m.eps], dtype=torch.float64)}
         if self.scatter:
             state["scatter"] = self._full_scatter().clone()
         return state
@@ -229,8 +250,10 @@ class ClassStats:
     ) -> ClassStats:
         stats = cls(state["counts"].shape[0], scatter="scatter" in state, global_mean=global_mean,
                     min_count=min_count)
+        eps = float(state["eps"].max()) if "eps" in state else EPS64  # older states: float64
         stats._m = ClassMoments(
-            *(state[k].double().clone() for k in ("counts", "means", "sq_dev", "unit_sums")), True
+            *(state[k].double().clone() for k in ("counts", "means", "sq_dev", "unit_sums")), True,
+            eps,
         )
         if stats.scatter:
             stats._S = state["scatter"].double().clone()
@@ -297,9 +320,12 @@ class ClassStats:
         return out
 
     def nc1_pinv(
-        self, *, rtol: float | None = None, divide_by_K: bool = True, min_count: int | None = None
+        self, *, rtol: float | None = None, rank: int | str | None = None, divide_by_K: bool = True,
+        min_count: int | None = None,
     ) -> float:
-        """One-pass NC1 pinv (needs ``scatter=True``); see :func:`nclab.metrics.nc1_pinv`.
+        """One-pass NC1 pinv (needs ``scatter=True``); see :func:`nclab.metrics.nc1_pinv` (``rtol``
+        defaults to the rounding level of the lowest precision seen, ``rank="papyan"`` inverts
+        all K-1 directions).
 
         Works for K - 1 >= D too (Sigma_B of full rank D: the whitening is D x D, O(N D^2) in
         all). The pooled scatter cannot be split by class, so ``min_count`` may only exclude
@@ -320,7 +346,7 @@ class ClassStats:
             )
         present = m.present(min_size=2)
         Mc = centered_means(m, present, self.global_mean)
-        P = between_whitener(Mc, rtol, m.means[present])
+        P, _ = between_whitener(m, present, Mc, rtol, rank)
         value = float((P * (self._full_scatter() @ P)).sum()) / m.N
         return value / Mc.shape[0] if divide_by_K else value
 
@@ -332,9 +358,17 @@ class ClassStats:
         m = self._require(min_count)
         present = m.present()
         M = centered_means(m, present, self.global_mean) if centered else m.means[present]
-        return nc2_cond_from_means(
-            M, centered=centered, nonzero=nonzero, rtol=rtol, means=m.means[present]
-        )
+        return nc2_cond_from_means(m, present, M, centered=centered, nonzero=nonzero, rtol=rtol)
+
+    def rounding_rtol(self, *, centered: bool = False) -> float:
+        """The default cutoff (relative to s_1) of :meth:`nc2_cond` (``centered`` as there) and,
+        with ``centered=True``, of :meth:`nc1_pinv`: the rounding level of the lowest precision
+        seen (see :func:`nclab.metrics.nc1_pinv`)."""
+        m = self._require()
+        present = m.present()
+        M = centered_means(m, present, self.global_mean) if centered else m.means[present]
+        s1 = nonzero_norm(float(torch.linalg.matrix_norm(M, ord=2)), "the class-mean matrix")
+        return rounding_rtol(m, present, s1, M.dtype)
 
     def nc2_etf(self, *, min_count: int | None = None) -> dict:
         """See :func:`nclab.metrics.nc2_etf` (pairwise angles computed tiled)."""
@@ -362,27 +396,33 @@ class ClassStats:
         return float((Wp / Wp.norm() - M / M.norm()).norm())
 
     def second_pass(
-        self, W=None, b=None, *, rtol: float | None = None, min_count: int | None = None
+        self, W=None, b=None, *, rtol: float | None = None, rank: int | str | None = None,
+        min_count: int | None = None,
     ) -> ResidualPass:
         """Freeze the first-pass statistics and return the accumulator for the second pass
-        (with ``min_count``, samples of excluded classes are skipped there)."""
-        return ResidualPass(self, W, b, rtol=rtol, min_count=min_count)
+        (``rtol``, ``rank``: the defaults of its ``nc1_pinv``; the precision is inherited; with
+        ``min_count``, samples of excluded classes are skipped there)."""
+        return ResidualPass(self, W, b, rtol=rtol, rank=rank, min_count=min_count)
 
 
 class ResidualPass:
     """Second pass over the same batches: projected residuals (NC1 pinv) and NCC agreement (NC4).
 
-    Built by :meth:`ClassStats.second_pass`; the class means, the whitening basis ``P`` of
-    ``Sigma_B^+`` (see :func:`nclab.metrics.nc1_pinv`) and the classifier are frozen, so one
-    matrix product per batch gives everything: O(N D K) work, O(K D) memory (NC4's logits and
-    distances are formed a few rows at a time, so memory stays bounded at K = 32 768).
-    With ``min_count``, samples of the classes it excludes are skipped.
+    Built by :meth:`ClassStats.second_pass`; the class means, the K-1 leading directions V of
+    ``Sigma_B`` and the classifier are frozen, so one matrix product per batch gives everything:
+    O(N D K) work, O(K D) memory (NC4's logits and distances are formed a few rows at a time, so
+    memory stays bounded at K = 32 768). The squared projections of the residuals are summed per
+    direction, so any truncation of ``Sigma_B^+`` (the default cutoff, another ``rtol``, or
+    ``rank="papyan"``) is available from the same pass. ``rtol``: the default cutoff used
+    (the first pass's rounding level unless given). With ``min_count``, samples of the classes it
+    excludes are skipped.
     """
 
     def __init__(
-        self, stats: ClassStats, W=None, b=None, *, rtol: float | None = None,
+        self, stats: ClassStats, W=None, b=None, *, rtol: float | None = None, rank=None,
         min_count: int | None = None,
     ):
+        check_cutoff(rtol, rank)
         m = stats._require(min_count)
         self.K, self.D, self.device = stats.K, stats.D, stats.device
         self._seen = stats._m.counts > 0
@@ -394,21 +434,23 @@ class ResidualPass:
         self._shift = global_mean_of(m, self._present, "sample")
         self._work = stats._work
         Mc = centered_means(m, self._present, stats.global_mean)
-        V, s, self._k = between_basis(Mc, rtol, m.means[self._present])
-        # (r, D): all non-zero directions of P = V S^-1; the first k enter the pseudo-inverse.
-        # Row-major (r, D) makes R @ P^T ~10% faster than a (D, r) operand.
-        self._Pt = (V / s).T.contiguous()
+        V, self._s = between_basis(Mc)
+        if rtol is None:
+            rtol = rounding_rtol(m, self._present, float(self._s[0]) * Mc.shape[0] ** 0.5, Mc.dtype)
+        self.rtol, self.rank = rtol, rank
+        # (r, D) rows v_j; row-major makes R @ V ~10% faster than a (D, r) operand.
+        self._Vt = V.T.contiguous()
         self._W = None
         if W is not None:
             # NCC without a (D, K) product: with r_i = h_i - mu_{y_i} and C = means - g,
             # (h_i - g).(mu_c - g) = (V^T r_i).(V^T C_c) + C_{y_i}.C_c, because every C_c lies in
-            # span(V); and V^T r_i = s * (P^T r_i), which the pseudo-inverse needs anyway.
-            # With more classes than dimensions this saves nothing and the K x K Gram matrix is
-            # large: then (h_i - g).C_c is computed directly.
+            # span(V); V^T r_i is what the pseudo-inverse needs anyway. With more classes than
+            # dimensions this saves nothing and the K x K Gram matrix is large: then
+            # (h_i - g).C_c is computed directly.
             C = self._means[self._idx] - self._shift
             self._C, self._ncc_gram = C, None
             if self._k_present <= self.D:
-                self._ncc_proj = (C @ V).T * s.unsqueeze(1)  # (r, K_present)
+                self._ncc_proj = (C @ V).T  # (r, K_present)
                 self._ncc_gram = C @ C.T
             self._c_sq = C.square().sum(1)
             self._pos = torch.full((self.K,), -1, dtype=torch.long, device=self.device)
@@ -421,7 +463,7 @@ class ResidualPass:
                     raise ValueError(f"b must have shape ({self.K},), got {tuple(b.shape)}")
                 self._bias = b
         self.N = 0
-        self._proj_sq = 0.0
+        self._proj_sq = torch.zeros_like(self._s)  # sum_i (v_j . r_i)^2 per direction j
         self._agree = 0
 
     def update(self, H_batch, y_batch) -> ResidualPass:
@@ -434,8 +476,8 @@ class ResidualPass:
             R = R[: X.shape[0]]
         self.N += X.shape[0]
         torch.sub(X, torch.index_select(self._means, 0, y, out=R), out=R)
-        proj = R @ self._Pt.T
-        self._proj_sq += float(proj[:, : self._k].square().sum())
+        proj = R @ self._Vt.T
+        self._proj_sq += proj.square().sum(0)
         if self._W is not None:
             step = max(1, TILE_ENTRIES // self.K)
             for a in range(0, X.shape[0], step):
@@ -450,7 +492,8 @@ class ResidualPass:
         return self
 
     def merge(self, other: ResidualPass) -> ResidualPass:
-        if not isinstance(other, ResidualPass) or other.K != self.K or other.D != self.D:
+        if (not isinstance(other, ResidualPass) or other.K != self.K or other.D != self.D
+                or other._s.shape != self._s.shape):
             raise ValueError("can only merge a ResidualPass built from the same first pass")
         self.N += other.N
         self._proj_sq += other._proj_sq
@@ -461,14 +504,21 @@ class ResidualPass:
         if self.N == 0:
             raise ValueError("the second pass has seen no data; call update() first")
 
-    def nc1_pinv(self, *, divide_by_K: bool = True) -> float:
-        """Two-pass NC1 pinv; see :func:`nclab.metrics.nc1_pinv`."""
+    def nc1_pinv(
+        self, *, rtol: float | None = None, rank: int | str | None = None, divide_by_K: bool = True
+    ) -> float:
+        """Two-pass NC1 pinv; see :func:`nclab.metrics.nc1_pinv`. ``rtol``/``rank`` default to
+        those of :meth:`ClassStats.second_pass` (the first pass's rounding level)."""
         self._require()
         if self._single:
             raise ValueError(
                 "a class has fewer than 2 samples; within-class variability is undefined for it"
             )
-        value = self._proj_sq / self.N
+        check_cutoff(rtol, rank)
+        if rtol is None and rank is None:
+            rtol, rank = self.rtol, self.rank
+        k = pinv_rank(self._s, self.rtol if rtol is None else rtol, rank)
+        value = float((self._proj_sq[:k] / self._s[:k].square()).sum()) / self.N
         return value / self._k_present if divide_by_K else value
 
     def nc4_ncc(self) -> float:
