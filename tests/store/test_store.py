@@ -11,7 +11,7 @@ import pytest
 import nclab
 import nclab.store.atomic as atomic
 from nclab.experiments.spec import RECORD_COLUMNS
-from nclab.store import SCHEMA, Store, git_commit, jsonable, run_id
+from nclab.store import SCHEMA, RunBusy, Store, git_commit, jsonable, run_id
 
 PARAMS = {"optim.weight_decay": 0.004}
 CONFIG = {"optim": {"lr": 0.1, "weight_decay": 0.004}, "seed": 3, "tags": ("a", "b")}
@@ -100,7 +100,8 @@ def test_crash_while_writing_metrics_keeps_the_old_file(store, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         run.write_metrics(rows(3))
     assert (run.dir / "metrics.parquet").read_bytes() == before
-    assert sorted(p.name for p in run.dir.iterdir()) == ["config.json", "metrics.parquet"]
+    assert sorted(p.name for p in run.dir.iterdir()) == [".lock", "config.json",
+                                                         "metrics.parquet"]
 
 
 def test_crash_while_finishing_is_not_finished(store, monkeypatch):
@@ -124,6 +125,10 @@ def test_resume_a_crashed_run(store):
     run = store.start_run("e", "cpu", PARAMS, 1, {"a": 1})
     run.write_metrics(rows())
     (run.checkpoint_dir / "step_000000010").mkdir(parents=True)
+    with pytest.raises(RunBusy, match=f"pid {os.getpid()}"):  # its owner is alive
+        store.start_run("e", "cpu", PARAMS, 1, {"a": 1})
+    run.release()  # what the death of its process does
+    assert store.status("e", "cpu", run.run_id) == "interrupted"
     again = store.start_run("e", "cpu", PARAMS, 1, {"a": 1})  # crashed: reopen to resume
     assert again.dir == run.dir
     assert (again.checkpoint_dir / "step_000000010").is_dir()  # trainer checkpoints kept
@@ -162,6 +167,7 @@ def test_status_of_missing_run_and_custom_ids(store):
     assert store.status("e", "cpu", "seed0-x") == "missing"
     run = store.start_run("e", "paper", {"w": 1}, 0, {}, run_id="width1")
     assert run.dir.name == "width1"
+    run.release()
     with pytest.raises(ValueError, match="holds the run of seed=0"):
         store.start_run("e", "paper", {"w": 2}, 0, {}, run_id="width1")
 
