@@ -38,9 +38,9 @@ Usage::
 
 from .atomic import jsonable, write_atomic, write_json, write_parquet
 from .ids import canonical_params, run_id
-from .provenance import git_commit, nclab_version
 from .integrity import DONE_STATUSES, STATUSES, DamagedFile, RunInfo
 from .lock import RunBusy
+from .provenance import git_commit, nclab_version
 from .records import SCHEMA
 from .store import RunHandle, Store, set_aside
 

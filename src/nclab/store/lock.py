@@ -24,14 +24,19 @@ from pathlib import Path
 LOCK = ".lock"
 
 
-class RunBusy(RuntimeError):
-    """The run is open in another process (or another handle of this one)."""
+class RunBusy(BlockingIOError):
+    """The run is open in another process (or another handle of this one). A
+    ``BlockingIOError`` (EWOULDBLOCK), so that callers below the store can catch it."""
 
     def __init__(self, path: Path, owner: dict | None):
         self.path, self.owner = Path(path), owner or {}
         who = (f"pid {self.owner.get('pid')} on {self.owner.get('host')}"
                if self.owner else "another process")
-        super().__init__(f"run {self.path.parent} is being written by {who} ({self.path})")
+        self.message = f"run {self.path.parent} is being written by {who} ({self.path})"
+        super().__init__(errno.EWOULDBLOCK, self.message)
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def _try_flock(fd: int, kind: int) -> bool:
