@@ -535,6 +535,9 @@ def _load_arrays(path: Path) -> dict:
     if not path.is_file():
         raise UsageError(f"no such file: {path}")
     if path.suffix == ".npz":
+        with open(path, "rb") as fh:
+            if fh.read(4) not in (b"PK\x03\x04", b"PK\x05\x06"):  # else np.load tries pickle
+                raise UsageError(f"{path}: not a readable .npz file (not a zip archive)")
         try:
             with np.load(path, allow_pickle=False) as data:
                 return {k: data[k] for k in data.files}

@@ -26,6 +26,7 @@ as is, other splits prefixed, e.g. ``test/accuracy``), the measures' rows, and o
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
 import json
 import math
@@ -620,12 +621,23 @@ def measure_steps(exp: Experiment, total: int) -> dict[int, list]:
     return steps
 
 
+def _measured_digest(measured: dict) -> str:
+    text = json.dumps(measured, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _load_measured(path: Path) -> dict[int, list[dict]]:
+    """The measures saved so far (``{step: rows}``), checked against their sha256."""
     if not path.is_file():
         return {}
     try:
-        return {int(k): list(v) for k, v in json.loads(path.read_text()).items()}
-    except (ValueError, TypeError, AttributeError, UnicodeDecodeError) as err:
+        saved = json.loads(path.read_text())
+        if "sha256" in saved:  # (files of earlier versions hold the bare mapping)
+            if _measured_digest(saved["measured"]) != saved["sha256"]:
+                raise ValueError("checksum mismatch (truncated or altered)")
+            saved = saved["measured"]
+        return {int(k): list(v) for k, v in saved.items()}
+    except (ValueError, TypeError, AttributeError, KeyError, UnicodeDecodeError) as err:
         raise CheckpointError(f"{path}: unreadable ({err})") from None
 
 
@@ -654,8 +666,9 @@ def measure_error_summary(errors: dict) -> dict:
 
 
 def _save_measured(path: Path, measured: dict[int, list[dict]]) -> None:
+    body = json.loads(json.dumps({str(k): v for k, v in sorted(measured.items())}))
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({str(k): v for k, v in sorted(measured.items())}))
+    tmp.write_text(json.dumps({"measured": body, "sha256": _measured_digest(body)}))
     tmp.replace(path)
 
 
@@ -734,9 +747,10 @@ def _train_chunks(prun: PlannedRun, handle, progress: Progress, index: int,
                 wanted[step], lambda m, r=result, s=step: measure_rows(
                     prun, r.model, splits, s, total, [m], r.final_metrics, r.loss_parts),
                 errors, step)
-            if step not in errors:
-                measured[step] = rows
-                _save_measured(measured_path, measured)
+            measured[step] = rows  # the measures that worked are stored with the run
+            if step not in errors:  # a resume re-takes (from scratch) the incomplete steps
+                _save_measured(measured_path,
+                               {k: v for k, v in measured.items() if k not in errors})
         if step >= total or result.diverged:
             break
 
