@@ -32,9 +32,10 @@ from nclab.train import ConfigError, TrainConfig, apply_overrides
 
 FIGURES: Counter = Counter()
 STEPS = 90
+SPECTRUM = (means_spectrum(at=(0.5, 1.0)),)
 
 
-def tiny(seeds=3, steps=STEPS, measures=(means_spectrum(at=(0.5, 1.0)),), exp_id="fault-dufm"):
+def tiny(seeds=3, steps=STEPS, measures=SPECTRUM, exp_id="fault-dufm"):
     return Experiment(
         id=exp_id, paper="test", figure="Fig 0", title="tiny DUFM under faults",
         base=dufm(3, 2, width=5, n=3, steps=steps,
