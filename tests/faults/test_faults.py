@@ -63,7 +63,7 @@ def reference(tmp_path_factory):
 def _child_run(root):
     os.environ["OMP_NUM_THREADS"] = "1"
     torch.set_num_threads(1)
-    run_experiment(tiny(), Store(root), "smoke", chunk_seconds=0.01)
+    run_experiment(tiny(), Store(root), "smoke", chunk_seconds=0.1)
 
 
 def _sealed(store):
@@ -114,11 +114,17 @@ def _truncate(path, rng):
     path.write_bytes(data[: rng.randrange(len(data))])
 
 
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory, reference):
+    root = tmp_path_factory.mktemp("finished")
+    run_experiment(tiny(), Store(root), "smoke")
+    return root
+
+
 @pytest.fixture
-def finished_store(tmp_path, reference):
-    store = Store(tmp_path)
-    run_experiment(tiny(), store, "smoke")
-    return store
+def finished_store(tmp_path, finished):
+    shutil.copytree(finished, tmp_path, dirs_exist_ok=True)
+    return Store(tmp_path)
 
 
 STORE_FILES = ("config.json", "summary.json", "metrics.parquet")
@@ -207,7 +213,7 @@ def test_damaged_checkpoint_files_fall_back_or_restart(tmp_path, reference, inte
 def _child_writer(root, queue):
     os.environ["OMP_NUM_THREADS"] = "1"
     torch.set_num_threads(1)
-    out = run_experiment(tiny(), Store(root), "smoke", chunk_seconds=0.01)
+    out = run_experiment(tiny(), Store(root), "smoke")
     queue.put([r.status for r in out.runs])
 
 
@@ -367,6 +373,26 @@ def test_plan_rejects_widths_the_model_cannot_use():
     with pytest.raises(PlanError, match="residual layers must keep their width"):
         plan(registry.get("zangrando2024-fig5"), "smoke",
              sets=["model.widths=[30,20,30,30,30]"])
+
+
+def test_cli_shows_diverged_and_damaged_runs(tmp_path, capsys):
+    out = str(tmp_path)
+    argv = ["run", "sukenik2024-fig2-top", "--scale", "smoke", "--out", out, "--quiet",
+            "--set", "optim.lr=1e3"]
+    code = main([*argv, "--json"])
+    got = capsys.readouterr()
+    run0 = __import__("json").loads(got.out)["experiments"][0]["runs"][0]
+    assert code == 1 and run0["status"] == "diverged" and "diverged at step" in run0["divergence"]
+    assert main(argv) == 1 and "1 diverged" in " ".join(capsys.readouterr().out.split())
+    assert main(["runs", "--out", out, "--status", "diverged"]) == 0
+    assert "sukenik2024-fig2-top" in capsys.readouterr().out
+    summary = next(tmp_path.glob("sukenik2024-fig2-top/smoke/*/summary.json"))
+    summary.write_text(summary.read_text()[:40])
+    assert main(["runs", "--out", out]) == 0
+    listed = capsys.readouterr()
+    assert "damaged" in listed.out and str(summary) in " ".join(listed.err.split())
+    assert main(["report", "sukenik2024-fig2-top", "--out", out, "--scale", "smoke"]) == 0
+    capsys.readouterr()
 
 
 def test_print_figures():
