@@ -202,6 +202,8 @@ class RichProgress:
         if outcome.status == "failed":
             self.console.print(f"[red]run {prun.experiment.id}/{prun.run_id} failed:[/red] "
                                f"{outcome.error}")
+        elif outcome.status == "busy":
+            self.console.print(f"[yellow]waiting:[/yellow] {outcome.error}")
         elif outcome.status == "diverged":
             self.console.print(f"[yellow]run {prun.experiment.id}/{prun.run_id} diverged:"
                                f"[/yellow] {outcome.summary.get('divergence')}")
@@ -465,8 +467,11 @@ def cmd_report(args) -> int:
     target = args.target
     path = Path(target)
     if path.is_dir() and (path / "config.json").is_file():
-        ident = json.loads((path / "config.json").read_text())
-        exp_id, scales = ident["experiment"], [ident["scale"]]
+        from nclab.store.integrity import inspect_run
+
+        info = inspect_run(path)  # the directory names the run even if its files are damaged
+        _report_damage(_console(stderr=True), Store(path.parents[2]), info.experiment)
+        exp_id, scales = info.experiment, [info.scale]
         store = Store(path.parents[2])
     else:
         exp_id, scales = target, None
