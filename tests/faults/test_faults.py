@@ -127,6 +127,15 @@ def finished_store(tmp_path, finished):
     return Store(tmp_path)
 
 
+def test_one_file_mode_for_the_whole_store(finished):
+    umask = os.umask(0)
+    os.umask(umask)
+    modes = {p.relative_to(finished).as_posix(): oct(p.stat().st_mode & 0o777)
+             for p in finished.rglob("*") if p.is_file()}
+    assert any(k.endswith("model.safetensors") for k in modes)
+    assert set(modes.values()) == {oct(0o666 & ~umask)}, modes
+
+
 STORE_FILES = ("config.json", "summary.json", "metrics.parquet")
 
 
