@@ -232,3 +232,35 @@ def tmp_path_like():
     from pathlib import PurePosixPath
 
     return PurePosixPath("/x/y")
+
+
+def test_summary_seals_the_run_with_checksums(store):
+    run = store.start_run("e", "cpu", PARAMS, 0, {})
+    run.write_metrics(rows())
+    run.finish({"diverged": True}, status="diverged")
+    summary = json.loads((run.dir / "summary.json").read_text())
+    assert set(summary["files"]) == {"config.json", "metrics.parquet"} and summary["sha256"]
+    assert store.status("e", "cpu", run.run_id) == "diverged" and store.is_done("e", "cpu",
+                                                                                 run.run_id)
+    assert not store.is_finished("e", "cpu", run.run_id) and store.results("e", "cpu").rows == []
+    with pytest.raises(FileExistsError, match="already diverged"):
+        store.start_run("e", "cpu", PARAMS, 0, {})
+    summary["summary"]["diverged"] = False  # edited by hand: the seal no longer matches
+    (run.dir / "summary.json").write_text(json.dumps(summary))
+    info = store.inspect("e", "cpu", run.run_id)
+    assert info.status == "damaged" and "summary.json: checksum mismatch" in info.damage[0]
+    again = store.start_run("e", "cpu", PARAMS, 0, {})  # damaged: set aside, reopened
+    assert sorted(p.name.split(".damaged-")[0] for p in again.dir.glob("*.damaged-*")) == [
+        "config.json", "metrics.parquet", "summary.json"]
+
+
+def test_summaries_without_checksums_are_trusted(store):
+    run = store.start_run("e", "cpu", PARAMS, 0, {})
+    run.write_metrics(rows())
+    run.finish()
+    path = run.dir / "summary.json"
+    legacy = {k: v for k, v in json.loads(path.read_text()).items()
+              if k not in ("files", "sha256")}
+    path.write_text(json.dumps(legacy))  # as written before checksums existed
+    assert store.status("e", "cpu", run.run_id) == "finished"
+    assert len(store.results("e", "cpu").rows) == 3
