@@ -2,8 +2,10 @@
 
 Commands: list, run, verify, report, runs, measure, theory, demo. Every command takes --help.
 Runs go to a store directory (--out, else $NCLAB_RUNS, else ./runs); running a command again
-skips finished runs and resumes unfinished ones. Exit codes: 0 success, 1 failed runs or
-failed claims, 2 usage errors (unknown experiment, bad --set key), 130 interrupted.
+skips finished (and diverged) runs and resumes the others. Run statuses: finished, diverged,
+failed, interrupted, running, damaged. Exit codes: 0 success, 1 a run failed or diverged or a
+claim failed, 2 usage errors (unknown experiment, bad --set value, unreadable input file,
+unwritable --out), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -31,6 +33,26 @@ class UsageError(Exception):
 
 def _root(args) -> Path:
     return Path(args.out or os.environ.get(RUNS_ENV) or "runs")
+
+
+def _writable_root(args) -> Path:
+    """The store root, created if needed; a UsageError if it cannot be written."""
+    import tempfile
+
+    root = _root(args)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=root, prefix=".write-test-"):
+            pass
+    except OSError as err:
+        raise UsageError(f"--out {root}: cannot write there ({err.strerror or err})") from None
+    return root
+
+
+def _report_damage(console, store, experiment=None) -> None:
+    """One line per damaged store file (readers leave those runs out and go on)."""
+    for line in store.damaged(experiment):
+        console.print(f"[red]damaged:[/red] {line}")
 
 
 def _console(args=None, stderr: bool = False) -> Console:
@@ -180,6 +202,11 @@ class RichProgress:
         if outcome.status == "failed":
             self.console.print(f"[red]run {prun.experiment.id}/{prun.run_id} failed:[/red] "
                                f"{outcome.error}")
+        elif outcome.status == "busy":
+            self.console.print(f"[yellow]waiting:[/yellow] {outcome.error}")
+        elif outcome.status == "diverged":
+            self.console.print(f"[yellow]run {prun.experiment.id}/{prun.run_id} diverged:"
+                               f"[/yellow] {outcome.summary.get('divergence')}")
         self._update()
 
     def close(self) -> None:
@@ -223,13 +250,18 @@ def _run_summary(store, leaf, scale, outcome_runs) -> dict:
     for r in outcome_runs:
         if r.experiment != leaf.id:
             continue
-        entry = {"run_id": r.run_id, "status": r.status, "dir": r.path, "error": r.error or None}
-        summary_path = Path(r.path) / "summary.json" if r.path else None
-        if summary_path is not None and summary_path.is_file():
-            summary = json.loads(summary_path.read_text()).get("summary", {})
+        info = store.inspect(leaf.id, scale, r.run_id)
+        entry = {"run_id": r.run_id, "status": info.status, "outcome": r.status, "dir": r.path,
+                 "error": r.error or None}
+        if info.summary is not None:
+            summary = info.summary.get("summary", {})
             entry["final"] = summary.get("final")
             entry["loss_parts"] = summary.get("loss_parts")
             entry["diverged"] = summary.get("diverged")
+            entry["divergence"] = summary.get("divergence")
+            entry["error"] = entry["error"] or summary.get("error")
+        if info.damage:
+            entry["damage"] = info.damage
         runs.append(entry)
     return {
         "experiment": leaf.id, "scale": scale, "runs": runs,
@@ -295,10 +327,12 @@ def cmd_run(args) -> int:
                        device=args.device, data_dir=args.data_dir)
     except PlanError as err:
         raise UsageError(str(err)) from None
-    store = Store(_root(args))
+    store = Store(_writable_root(args))
     console = _console(args)
     console.print(f"[bold]{exp.id}[/bold] ({exp.paper}, {exp.figure}): {exp.title}\n"
                   f"scale {args.scale}: {len(planned)} runs -> {store.root}")
+    for leaf in exp.leaves():  # these are trained again, their damaged files set aside
+        _report_damage(console, store, leaf.id)
     progress = RichProgress(console, exp.id, enabled=not args.quiet)
     try:
         outcome = run_experiment(
@@ -326,16 +360,21 @@ def cmd_run(args) -> int:
         if not args.json:
             _print_claims(console, leaf, claims)
     failed = [r for r in outcome.runs if r.status == "failed"]
-    n_new = sum(r.status == "finished" for r in outcome.runs)
+    n_new = sum(r.status in ("finished", "diverged") for r in outcome.runs)
     n_skip = sum(r.status == "skipped" for r in outcome.runs)
-    console.print(f"{n_new} runs trained, {n_skip} already finished, {len(failed)} failed "
+    counts = {s: sum(r.stored == s for r in outcome.runs) for s in ("finished", "diverged")}
+    console.print(f"{n_new} runs trained, {n_skip} already done, {len(failed)} failed; "
+                  f"stored: {counts['finished']} finished, {counts['diverged']} diverged "
                   f"({outcome.seconds:.1f} s)")
+    if counts["diverged"]:
+        console.print("[yellow]diverged runs are left out of the claims[/yellow] "
+                      "(`nclab runs --status diverged` lists them)")
     for report in reports:
         console.print(f"report: {report}")
     if args.json:
         _print_json({"experiment": exp.id, "scale": args.scale, "store": str(store.root),
                      "seconds": outcome.seconds, "experiments": summaries})
-    return EXIT_FAIL if failed else EXIT_OK
+    return EXIT_FAIL if failed or counts["diverged"] else EXIT_OK
 
 
 # ---- verify ----------------------------------------------------------------------------------
@@ -354,7 +393,7 @@ def cmd_verify(args) -> int:
     )
 
     exps = [_get(e) for e in args.experiments] if args.experiments else list(all_experiments())
-    store = Store(_root(args))
+    store = Store(_root(args) if args.no_run else _writable_root(args))
     console = _console(args, stderr=args.json)
     executor = executor_of(args) if not args.no_run else None
 
@@ -428,8 +467,11 @@ def cmd_report(args) -> int:
     target = args.target
     path = Path(target)
     if path.is_dir() and (path / "config.json").is_file():
-        ident = json.loads((path / "config.json").read_text())
-        exp_id, scales = ident["experiment"], [ident["scale"]]
+        from nclab.store.integrity import inspect_run
+
+        info = inspect_run(path)  # the directory names the run even if its files are damaged
+        _report_damage(_console(stderr=True), Store(path.parents[2]), info.experiment)
+        exp_id, scales = info.experiment, [info.scale]
         store = Store(path.parents[2])
     else:
         exp_id, scales = target, None
@@ -470,6 +512,7 @@ def cmd_runs(args) -> int:
             rows = store.runs(args.exp, scale=args.scale, status=args.status, where=args.where)
     except Exception as err:  # noqa: BLE001 -- DuckDB errors are user errors here
         raise UsageError(f"query failed: {err}") from None
+    _report_damage(_console(stderr=True), store, args.exp)
     if args.json:
         _print_json(rows)
         return EXIT_OK
@@ -497,20 +540,57 @@ def _load_arrays(path: Path) -> dict:
     if not path.is_file():
         raise UsageError(f"no such file: {path}")
     if path.suffix == ".npz":
+        with open(path, "rb") as fh:
+            if fh.read(4) not in (b"PK\x03\x04", b"PK\x05\x06"):  # else np.load tries pickle
+                raise UsageError(f"{path}: not a readable .npz file (not a zip archive)")
         try:
             with np.load(path, allow_pickle=False) as data:
                 return {k: data[k] for k in data.files}
         except ValueError as err:
-            raise UsageError(f"{path}: {err} (object arrays are refused)") from None
+            if "allow_pickle" in str(err):
+                raise UsageError(f"{path}: {err} (object arrays are refused)") from None
+            raise UsageError(f"{path}: not a readable .npz file ({err})") from None
+        except Exception as err:  # noqa: BLE001 -- zip / I/O errors of a damaged file
+            raise UsageError(f"{path}: not a readable .npz file ({type(err).__name__}: "
+                             f"{err})") from None
     if path.suffix == ".safetensors":
         from safetensors.numpy import load_file
 
-        return load_file(str(path))
+        try:
+            return load_file(str(path))
+        except Exception as err:  # noqa: BLE001 -- SafetensorError, I/O errors
+            raise UsageError(f"{path}: not a readable .safetensors file ({type(err).__name__}: "
+                             f"{err})") from None
     raise UsageError(f"{path}: expected a .npz or .safetensors file")
 
 
-def cmd_measure(args) -> int:
+def _labels(y, key: str):
+    """Integer class labels from the labels array ``y``: integers, whole-valued floats or
+    one-hot rows; anything else (fractions, soft labels, bool, strings) is a UsageError."""
     import numpy as np
+
+    if y.dtype.kind not in "iuf":
+        raise UsageError(f"labels {key!r} must be integer class labels, got dtype {y.dtype}")
+    if y.ndim == 2:
+        one_hot = bool(np.isin(y, (0, 1)).all()) and bool((y.sum(1) == 1).all())
+        if not one_hot:
+            raise UsageError(f"labels {key!r} are 2-D but not one-hot (each row a single 1): "
+                             "soft labels have no class; save the class indices")
+        y = y.argmax(1)
+    if y.ndim != 1:
+        raise UsageError(f"labels {key!r} must be 1-D class indices (or one-hot rows), got "
+                         f"shape {y.shape}")
+    if y.dtype.kind == "f":
+        if not bool(np.isfinite(y).all()) or not bool((y == np.round(y)).all()):
+            raise UsageError(f"labels {key!r} hold non-integer values (e.g. "
+                             f"{y[(y != np.round(y)) | ~np.isfinite(y)][0]!r}); labels are "
+                             "class indices 0..K-1")
+        if np.abs(y).max(initial=0) >= 2.0**53:
+            raise UsageError(f"labels {key!r} are too large to be class indices")
+    return y.astype(np.int64)
+
+
+def cmd_measure(args) -> int:
 
     from nclab.metrics import layer_report
 
@@ -520,9 +600,7 @@ def cmd_measure(args) -> int:
         label_key = next((k for k in ("y", "labels", "targets") if k in arrays), None)
     if label_key is None or label_key not in arrays:
         raise UsageError(f"no labels: pass --labels KEY (keys: {', '.join(arrays)})")
-    y = arrays[label_key]
-    if y.ndim == 2:
-        y = y.argmax(1)
+    y = _labels(arrays[label_key], label_key)
     weight_keys = []
     for pattern in args.weights or ():
         matched = [k for k in arrays if k == pattern or
@@ -536,9 +614,15 @@ def cmd_measure(args) -> int:
     if not feats:
         raise UsageError(f"no feature arrays of shape (N={len(y)}, D) besides the labels and "
                          f"weights (keys: {', '.join(arrays)})")
+    last = arrays[weight_keys[-1]] if weight_keys else None
+    K = int(y.max()) + 1 if y.size and y.min() >= 0 else None
+    if (last is not None and last.ndim == 2 and K is not None and last.shape[1] == K
+            and last.shape[0] != K and last.shape[0] in {f.shape[1] for f in feats.values()}):
+        raise UsageError(f"--weights {weight_keys[-1]!r} has shape {last.shape} = (D, K): the "
+                         f"classifier must be (K, D) = ({K}, {last.shape[0]}), one row per "
+                         "class; save its transpose")
     try:
-        report = layer_report(feats, np.asarray(y).astype(np.int64),
-                              {k: arrays[k] for k in weight_keys} or None)
+        report = layer_report(feats, y, {k: arrays[k] for k in weight_keys} or None)
     except ValueError as err:
         raise UsageError(str(err)) from None
     if args.json:
@@ -633,6 +717,7 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
 def build_parser() -> argparse.ArgumentParser:
     from nclab.experiments.spec import SCALES
+    from nclab.store import STATUSES
 
     parser = argparse.ArgumentParser(prog="nclab", description=__doc__,
                                      formatter_class=_Formatter)
@@ -711,7 +796,9 @@ def build_parser() -> argparse.ArgumentParser:
             "WHERE metric = 'nc1_trace' GROUP BY layer\"")
     p.add_argument("--exp", metavar="EXP", help="only this experiment")
     p.add_argument("--scale", choices=SCALES)
-    p.add_argument("--status", choices=("finished", "failed", "running"))
+    p.add_argument("--status", choices=STATUSES[1:],
+                   help="finished, diverged, failed, interrupted (killed; a re-run resumes "
+                   "it), running (its process is alive) or damaged (a file fails its checksum)")
     p.add_argument("--where", metavar="SQL", help="extra condition on the runs view")
     p.add_argument("--sql", metavar="QUERY", help="any SQL query on the views")
     out_arg(p)

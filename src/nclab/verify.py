@@ -116,7 +116,7 @@ def check_experiment(experiment, store, scale: str, *, run: bool = True, executo
     if outcome is None and run and scale in experiment.scales:
         outcome = run_experiment(experiment, store, scale, executor=executor, progress=progress)
     if outcome is not None:
-        out.trained = sum(r.status == "finished" for r in outcome.runs)
+        out.trained = sum(r.status in ("finished", "diverged") for r in outcome.runs)
         out.failed = len(outcome.failed)
         out.interrupted = outcome.interrupted
         if outcome.failed:

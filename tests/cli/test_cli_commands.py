@@ -111,7 +111,7 @@ def test_run_json_then_skip_runs_verify_report(capsys, tmp_path):
 
     code, out, _ = run(capsys, "run", "sukenik2024-fig2-top", "--scale", "smoke", "--out",
                        out_dir, "--quiet")
-    assert code == 0 and "0 runs trained, 1 already finished" in out
+    assert code == 0 and "0 runs trained, 1 already done" in out
 
     code, out, _ = run(capsys, "runs", "--out", out_dir, "--json")
     assert code == 0 and json.loads(out)[0]["status"] == "finished"

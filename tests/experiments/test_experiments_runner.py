@@ -71,7 +71,7 @@ def test_interrupted_run_resumes_bit_identically(tmp_path):
     out = run_experiment(exp, store, "smoke", progress=stop, chunk_seconds=0.01)
     assert out.interrupted
     statuses = {r["run_id"]: r["status"] for r in store.runs("tiny-dufm", "smoke")}
-    assert sorted(statuses.values()) == ["finished", "running"]
+    assert sorted(statuses.values()) == ["finished", "interrupted"]
     again = run_experiment(exp, store, "smoke")
     assert [r.status for r in again.runs] == ["skipped", "finished"]
     assert again.runs[1].summary["resumed_at"] >= 60

@@ -8,7 +8,8 @@ from nclab.store import Store
 
 @pytest.fixture
 def store(tmp_path):
-    """Two experiments; in each, wd x seed runs finished except one crashed and one failed."""
+    """Two experiments; in each, wd x seed runs finished except one crashed (its handle dropped,
+    as when its process dies: interrupted) and one failed."""
     store = Store(tmp_path / "runs")
     for exp, factor in (("p0_fig2", 1.0), ("p3_fig1", 10.0)):
         for wd in (0.001, 0.01):
@@ -53,7 +54,11 @@ def test_runs_view(store):
     runs = store.runs()
     assert len(runs) == 2 * (4 + 1 + 1)
     statuses = sorted(r["status"] for r in runs if r["experiment"] == "p3_fig1")
-    assert statuses == ["failed", "finished", "finished", "finished", "finished", "running"]
+    assert statuses == ["failed", "finished", "finished", "finished", "finished", "interrupted"]
+    live = store.start_run("p3_fig1", "cpu", {"wd": 0.1}, 0, {"lr": 0.1})  # resumed: running
+    assert store.runs("p3_fig1", status="running")[0]["run_id"] == live.run_id
+    live.release()
+    assert store.status("p3_fig1", "cpu", live.run_id) == "interrupted"
     finished = store.runs("p0_fig2", scale="cpu", status="finished")
     assert [r["params"] for r in finished] == [{"wd": 0.001}, {"wd": 0.01}] * 2
     r = finished[0]

@@ -11,7 +11,7 @@ import pytest
 import nclab
 import nclab.store.atomic as atomic
 from nclab.experiments.spec import RECORD_COLUMNS
-from nclab.store import SCHEMA, Store, git_commit, jsonable, run_id
+from nclab.store import SCHEMA, RunBusy, Store, git_commit, jsonable, run_id
 
 PARAMS = {"optim.weight_decay": 0.004}
 CONFIG = {"optim": {"lr": 0.1, "weight_decay": 0.004}, "seed": 3, "tags": ("a", "b")}
@@ -100,7 +100,8 @@ def test_crash_while_writing_metrics_keeps_the_old_file(store, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         run.write_metrics(rows(3))
     assert (run.dir / "metrics.parquet").read_bytes() == before
-    assert sorted(p.name for p in run.dir.iterdir()) == ["config.json", "metrics.parquet"]
+    assert sorted(p.name for p in run.dir.iterdir()) == [".lock", "config.json",
+                                                         "metrics.parquet"]
 
 
 def test_crash_while_finishing_is_not_finished(store, monkeypatch):
@@ -124,6 +125,10 @@ def test_resume_a_crashed_run(store):
     run = store.start_run("e", "cpu", PARAMS, 1, {"a": 1})
     run.write_metrics(rows())
     (run.checkpoint_dir / "step_000000010").mkdir(parents=True)
+    with pytest.raises(RunBusy, match=f"pid {os.getpid()}"):  # its owner is alive
+        store.start_run("e", "cpu", PARAMS, 1, {"a": 1})
+    run.release()  # what the death of its process does
+    assert store.status("e", "cpu", run.run_id) == "interrupted"
     again = store.start_run("e", "cpu", PARAMS, 1, {"a": 1})  # crashed: reopen to resume
     assert again.dir == run.dir
     assert (again.checkpoint_dir / "step_000000010").is_dir()  # trainer checkpoints kept
@@ -162,6 +167,7 @@ def test_status_of_missing_run_and_custom_ids(store):
     assert store.status("e", "cpu", "seed0-x") == "missing"
     run = store.start_run("e", "paper", {"w": 1}, 0, {}, run_id="width1")
     assert run.dir.name == "width1"
+    run.release()
     with pytest.raises(ValueError, match="holds the run of seed=0"):
         store.start_run("e", "paper", {"w": 2}, 0, {}, run_id="width1")
 
@@ -226,3 +232,35 @@ def tmp_path_like():
     from pathlib import PurePosixPath
 
     return PurePosixPath("/x/y")
+
+
+def test_summary_seals_the_run_with_checksums(store):
+    run = store.start_run("e", "cpu", PARAMS, 0, {})
+    run.write_metrics(rows())
+    run.finish({"diverged": True}, status="diverged")
+    summary = json.loads((run.dir / "summary.json").read_text())
+    assert set(summary["files"]) == {"config.json", "metrics.parquet"} and summary["sha256"]
+    assert store.status("e", "cpu", run.run_id) == "diverged" and store.is_done("e", "cpu",
+                                                                                 run.run_id)
+    assert not store.is_finished("e", "cpu", run.run_id) and store.results("e", "cpu").rows == []
+    with pytest.raises(FileExistsError, match="already diverged"):
+        store.start_run("e", "cpu", PARAMS, 0, {})
+    summary["summary"]["diverged"] = False  # edited by hand: the seal no longer matches
+    (run.dir / "summary.json").write_text(json.dumps(summary))
+    info = store.inspect("e", "cpu", run.run_id)
+    assert info.status == "damaged" and "summary.json: checksum mismatch" in info.damage[0]
+    again = store.start_run("e", "cpu", PARAMS, 0, {})  # damaged: set aside, reopened
+    assert sorted(p.name.split(".damaged-")[0] for p in again.dir.glob("*.damaged-*")) == [
+        "config.json", "metrics.parquet", "summary.json"]
+
+
+def test_summaries_without_checksums_are_trusted(store):
+    run = store.start_run("e", "cpu", PARAMS, 0, {})
+    run.write_metrics(rows())
+    run.finish()
+    path = run.dir / "summary.json"
+    legacy = {k: v for k, v in json.loads(path.read_text()).items()
+              if k not in ("files", "sha256")}
+    path.write_text(json.dumps(legacy))  # as written before checksums existed
+    assert store.status("e", "cpu", run.run_id) == "finished"
+    assert len(store.results("e", "cpu").rows) == 3

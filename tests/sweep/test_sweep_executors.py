@@ -138,7 +138,8 @@ def test_a_diverging_replica_is_stored_with_its_last_good_parameters(tmp_path):
     exp = tiny(seeds=1, grid={"optim.lr": [0.5, 1e5]})
     store = Store(tmp_path)
     out = run_experiment(exp, store, "smoke", executor=LocalExecutor())
-    assert [r.status for r in out.runs] == ["finished", "finished"]
+    assert [r.status for r in out.runs] == ["finished", "diverged"]
+    assert sorted(r["status"] for r in store.runs()) == ["diverged", "finished"]
     by_lr = {r.summary["vectorised"]: r for r in out.runs}
     assert set(by_lr) == {2}
     summaries = {json.loads((tmp_path / exp.id / "smoke" / r.run_id / "summary.json")

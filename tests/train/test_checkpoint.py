@@ -53,18 +53,41 @@ def test_state_with_code_is_refused_and_never_executed(run_dir, tmp_path):
     torch.save(state, ckpt / STATE)
     with pytest.raises(CheckpointError, match="refusing to load"):
         load_state(ckpt)
-    with pytest.raises(CheckpointError, match="refusing to load"):
-        run(cfg, out_dir=out, resume=True)
-    assert not marker.exists()
+    result = run(cfg, out_dir=out, resume=True)  # set aside, never loaded: start afresh
+    assert result.resumed_from is None and not marker.exists()
+    assert (ckpt.parent / f"damaged-{ckpt.name}-{os.getpid()}" / STATE).is_file()
 
 
 def test_weights_file_that_is_a_pickle_is_refused(run_dir, tmp_path):
     cfg, out, ckpt = run_dir
     marker = tmp_path / "executed"
     (ckpt / WEIGHTS).write_bytes(pickle.dumps(Payload(marker)))
+    (ckpt / "checksums.json").unlink()  # even unchecked, it is refused
     with pytest.raises(CheckpointError, match="safetensors"):
-        run(cfg, out_dir=out, resume=True)
-    assert not marker.exists()
+        load_weights(torch.nn.Linear(2, 2), ckpt)
+    result = run(cfg, out_dir=out, resume=True)
+    assert result.resumed_from is None and not marker.exists()
+
+
+def test_damaged_latest_checkpoint_falls_back_to_the_last_intact_one(tmp_path):
+    cfg = apply_overrides(TrainConfig(), [*CFG, "checkpoint.keep=3", "checkpoint.every=2"])
+    ref = run(cfg)
+    run(cfg, out_dir=tmp_path, max_steps=6)
+    newest = latest_checkpoint(tmp_path)
+    data = (newest / STATE).read_bytes()
+    (newest / STATE).write_bytes(data[: len(data) // 2])  # truncated
+    result = run(cfg, out_dir=tmp_path, resume=True)
+    assert result.resumed_from == 4
+    assert torch.equal(torch.tensor(result.loss_trace), torch.tensor(ref.loss_trace))
+    assert (newest.parent / f"damaged-{newest.name}-{os.getpid()}").is_dir()
+
+
+def test_checkpoint_files_have_the_default_mode(run_dir):
+    _, out, ckpt = run_dir
+    umask = os.umask(0)
+    os.umask(umask)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in ckpt.iterdir()}
+    assert set(modes.values()) == {0o666 & ~umask}, modes
 
 
 def test_weights_of_another_model_are_refused(run_dir):

@@ -107,12 +107,24 @@ def test_unknown_key_suggests_the_close_one():
         ("probe.parts=[head, tail]", "probe.parts"),
         ("dtype=float16", "dtype"),
         ("device=gpu0", "device"),
+        ("model.widths=[30,,30,30]", "model.widths"),  # not 3 layers
+        ("model.widths=[,30]", "model.widths"),
+        ("optim.lr=0x10", "optim.lr"),  # not 16
+        ("optim.steps=0b101", "optim.steps"),
+        ("model.widths=[0o17]", "model.widths"),
+        ("model.residual=[false,true,false] model.widths=[8,6]", "model.widths"),
     ],
 )
 def test_impossible_values_are_errors_naming_the_key(override, key):
     with pytest.raises(ConfigError) as err:
-        apply_overrides(TrainConfig(), [override])
+        apply_overrides(TrainConfig(), override.split(" "))
     assert key in str(err.value)
+
+
+def test_trailing_commas_and_decimal_numbers_are_fine():
+    cfg = apply_overrides(TrainConfig(), ["model.widths=[30,30,]", "optim.lr=1e-3",
+                                          "model.residual=[false,true,false]"])
+    assert cfg.model.widths == (30, 30) and cfg.optim.lr == 0.001
 
 
 def test_dufm_needs_label_data_and_one_linear_layer():

@@ -11,7 +11,14 @@ resume=True, max_steps=...)``: every chunk ends with a checkpoint, the progress 
 the step and the loss, measures (:class:`~nclab.experiments.spec.Measure`) are taken at their
 steps, and an interruption (Ctrl-C, a killed process) loses at most the current chunk. A run
 whose ``summary.json`` exists is finished and skipped; any other run directory is resumed from
-its newest checkpoint. Records go to the store as long rows: the probe's rows (split ``train``
+its newest intact checkpoint. Each run ends with a status (see :mod:`nclab.store`):
+``finished``, ``diverged`` (training stopped at a non-finite value; the records up to there are
+stored; not retried, left out of the results the claims are scored on) or ``failed`` (an
+error, or a measure that raised: the records are stored and the measure's error is in the
+summary; retried by the next call). A run that another process is writing (its lock held) is
+waited for, then skipped if that process finished it or resumed if it died. A damaged run
+(files failing their checksums) is trained again, its damaged files set aside.
+Records go to the store as long rows: the probe's rows (split ``train``
 as is, other splits prefixed, e.g. ``test/accuracy``), the measures' rows, and on layer
 ``model`` the final decomposition of the objective (``final/loss``, ``final/fit``, ...).
 """
@@ -19,6 +26,7 @@ as is, other splits prefixed, e.g. ``test/accuracy``), the measures' rows, and o
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
 import json
 import math
@@ -32,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from nclab.train import (
+    CheckpointError,
     ConfigError,
     TrainConfig,
     apply_overrides,
@@ -47,6 +56,8 @@ from .measures import Context
 from .spec import SCALES, Experiment, Results
 
 MEASURES_FILE = "measures.json"
+DONE = ("finished", "diverged")  # store statuses a re-run skips (nclab.store.DONE_STATUSES)
+WAIT_SECONDS = 0.5  # polling interval while another process holds a run's lock
 # config keys that may differ between a stored run and a new plan without invalidating it
 _UNCHECKED = {"data.data_dir", "device", "threads", "out_dir"}
 
@@ -195,8 +206,10 @@ class Progress:
 
 @dataclass
 class RunOutcome:
-    """What happened to one planned run. ``status``: ``"finished"``, ``"skipped"`` (was already
-    finished), ``"failed"`` (an error; the run will be retried) or ``"interrupted"``."""
+    """What happened to one planned run. ``status``: ``"finished"``, ``"diverged"`` (trained,
+    stopped at a non-finite value), ``"skipped"`` (already done: ``stored`` says finished or
+    diverged), ``"failed"`` (an error; the run will be retried), ``"interrupted"`` or
+    ``"busy"`` (another process holds its lock; :func:`run_experiments` waits for it)."""
 
     run_id: str
     experiment: str
@@ -205,6 +218,11 @@ class RunOutcome:
     summary: dict = field(default_factory=dict)
     error: str = ""
     path: str = ""
+    stored: str = ""  # the run's status in the store after this call
+
+    def __post_init__(self):
+        if not self.stored and self.status in ("finished", "diverged", "failed"):
+            self.stored = self.status
 
 
 @dataclass
@@ -220,6 +238,11 @@ class ExperimentOutcome:
     @property
     def failed(self) -> list[RunOutcome]:
         return [r for r in self.runs if r.status == "failed"]
+
+    @property
+    def diverged(self) -> list[RunOutcome]:
+        """Runs stored as diverged (trained now or earlier)."""
+        return [r for r in self.runs if r.stored == "diverged"]
 
 
 # ---- execution -------------------------------------------------------------------------------
@@ -283,9 +306,9 @@ def run_experiments(
     done = []
     for prun in runs:
         status = store.status(prun.experiment.id, prun.scale, prun.run_id)
-        if status == "finished" and not overwrite:
+        if status in DONE and not overwrite:
             _check_same_config(store, prun)
-        done.append(status == "finished" and not overwrite)
+        done.append(status in DONE and not overwrite)
     outcomes: dict[int, RunOutcome] = {}
     interrupted = False
     progress.start(runs, done)
@@ -312,6 +335,7 @@ def run_experiments(
                                   chunk_seconds=chunk_seconds, overwrite=overwrite)
                 outcomes[i] = out
                 progress.run_end(i, prun, out)
+        _wait_for_busy(runs, store, progress, outcomes, chunk_seconds)
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -324,8 +348,21 @@ def run_experiments(
 
 
 def skipped_outcome(store, prun: PlannedRun) -> RunOutcome:
-    """The outcome of a run that was already finished."""
-    return RunOutcome(prun.run_id, prun.experiment.id, "skipped", path=str(_run_dir(store, prun)))
+    """The outcome of a run that was already done (finished or diverged)."""
+    return RunOutcome(prun.run_id, prun.experiment.id, "skipped", path=str(_run_dir(store, prun)),
+                      stored=store.status(prun.experiment.id, prun.scale, prun.run_id))
+
+
+def _wait_for_busy(runs, store, progress: Progress, outcomes: dict, chunk_seconds: float) -> None:
+    """Runs found ``busy`` (another process holds their lock): wait until it lets go, then
+    execute them here (skipped if that process finished them, resumed if it died)."""
+    for i in sorted(i for i, o in outcomes.items() if o.status == "busy"):
+        prun = runs[i]
+        while store.status(prun.experiment.id, prun.scale, prun.run_id) == "running":
+            time.sleep(WAIT_SECONDS)
+        outcomes[i] = execute(prun, store, progress=progress, index=i,
+                              chunk_seconds=chunk_seconds)
+        progress.run_end(i, prun, outcomes[i])
 
 
 @dataclass(frozen=True)
@@ -484,10 +521,8 @@ def _run_dir(store, prun: PlannedRun) -> Path:
 
 
 def _stored_config(store, prun: PlannedRun) -> dict | None:
-    path = _run_dir(store, prun) / "config.json"
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text()).get("config")
+    config = store.inspect(prun.experiment.id, prun.scale, prun.run_id).config
+    return None if config is None else config.get("config")
 
 
 def _config_changes(stored: dict | None, prun: PlannedRun) -> list[str]:
@@ -515,16 +550,24 @@ def _check_same_config(store, prun: PlannedRun) -> None:
 
 def open_run(prun: PlannedRun, store, overwrite: bool = False):
     """``store.start_run`` for a planned run; an unfinished run of another config loses its
-    checkpoints (it starts afresh). ``FileExistsError`` if it is finished (and not
-    ``overwrite``)."""
+    checkpoints (it starts afresh). ``FileExistsError`` if it is done (and not
+    ``overwrite``), ``RunBusy`` if another process holds it."""
     exp = prun.experiment
-    stale = store.status(exp.id, prun.scale, prun.run_id) == "running" and bool(
-        _config_changes(_stored_config(store, prun), prun))
+    stored = _stored_config(store, prun)
     handle = store.start_run(exp.id, prun.scale, prun.params, prun.seed, prun.config_dict(),
                              run_id=prun.run_id, overwrite=overwrite)
-    if stale and handle.train_dir.exists():
+    if _config_changes(stored, prun) and handle.train_dir.exists():
         shutil.rmtree(handle.train_dir)
     return handle
+
+
+def sealed_status(summary: dict) -> str:
+    """The store status of a run that ended with ``summary``: ``failed`` when it holds an
+    ``"error"`` (e.g. a measure raised), ``diverged`` when training diverged, else
+    ``finished``."""
+    if summary.get("error"):
+        return "failed"
+    return "diverged" if summary.get("diverged") else "finished"
 
 
 def execute(prun: PlannedRun, store, *, progress: Progress | None = None, index: int = 0,
@@ -535,7 +578,13 @@ def execute(prun: PlannedRun, store, *, progress: Progress | None = None, index:
     progress = progress or Progress()
     exp = prun.experiment
     t0 = time.perf_counter()
-    handle = open_run(prun, store, overwrite)
+    try:
+        handle = open_run(prun, store, overwrite)
+    except FileExistsError:  # done by another process since the plan was made
+        return skipped_outcome(store, prun)
+    except BlockingIOError as err:  # nclab.store.RunBusy: another process holds the run
+        return RunOutcome(prun.run_id, exp.id, "busy", error=str(err),
+                          path=str(_run_dir(store, prun)))
     try:
         if prun.config is None:
             progress.run_start(index, prun, None)
@@ -548,16 +597,20 @@ def execute(prun: PlannedRun, store, *, progress: Progress | None = None, index:
         else:
             rows, summary = _train(prun, handle, progress, index, chunk_seconds)
             handle.write_metrics(rows)
-        handle.finish(summary)
+        status = sealed_status(summary)
+        handle.finish(summary, status=status)
     except KeyboardInterrupt:
+        handle.release()  # the run is interrupted: a re-run resumes it
         raise
     except Exception as err:  # noqa: BLE001 -- the run is marked failed, the grid goes on
         reason = f"{type(err).__name__}: {err}"
         handle.fail(reason)
         return RunOutcome(prun.run_id, exp.id, "failed", time.perf_counter() - t0,
                           error=reason, path=str(handle.dir))
-    return RunOutcome(prun.run_id, exp.id, "finished", time.perf_counter() - t0, summary,
-                      path=str(handle.dir))
+    finally:
+        handle.release()
+    return RunOutcome(prun.run_id, exp.id, status, time.perf_counter() - t0, summary,
+                      error=summary.get("error", ""), path=str(handle.dir))
 
 
 def measure_steps(exp: Experiment, total: int) -> dict[int, list]:
@@ -568,15 +621,54 @@ def measure_steps(exp: Experiment, total: int) -> dict[int, list]:
     return steps
 
 
+def _measured_digest(measured: dict) -> str:
+    text = json.dumps(measured, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _load_measured(path: Path) -> dict[int, list[dict]]:
+    """The measures saved so far (``{step: rows}``), checked against their sha256."""
     if not path.is_file():
         return {}
-    return {int(k): v for k, v in json.loads(path.read_text()).items()}
+    try:
+        saved = json.loads(path.read_text())
+        if "sha256" in saved:  # (files of earlier versions hold the bare mapping)
+            if _measured_digest(saved["measured"]) != saved["sha256"]:
+                raise ValueError("checksum mismatch (truncated or altered)")
+            saved = saved["measured"]
+        return {int(k): list(v) for k, v in saved.items()}
+    except (ValueError, TypeError, AttributeError, KeyError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{path}: unreadable ({err})") from None
+
+
+def take_measures(measures, take, errors: dict, step: int) -> list[dict]:
+    """``take(measure)`` -> rows for each measure; a measure that raises adds its error to
+    ``errors[step]`` (the other measures and the run's records are kept)."""
+    rows = []
+    for m in measures:
+        try:
+            rows += take(m)
+        except Exception as err:  # noqa: BLE001 -- recorded; the run is stored as failed
+            errors.setdefault(step, []).append(f"measure {m.name!r}: {type(err).__name__}: "
+                                               f"{err}")
+    return rows
+
+
+def measure_error_summary(errors: dict) -> dict:
+    """The summary keys of measures that raised (``{step: [errors]}``): ``measure_errors``
+    and ``error`` (so the run is stored as failed, its records kept)."""
+    if not errors:
+        return {}
+    first = errors[min(errors)][0]
+    n = sum(len(v) for v in errors.values())
+    return {"measure_errors": {str(k): v for k, v in sorted(errors.items())},
+            "error": f"{n} measure(s) raised; first, at step {min(errors)}: {first}"}
 
 
 def _save_measured(path: Path, measured: dict[int, list[dict]]) -> None:
+    body = json.loads(json.dumps({str(k): v for k, v in sorted(measured.items())}))
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({str(k): v for k, v in sorted(measured.items())}))
+    tmp.write_text(json.dumps({"measured": body, "sha256": _measured_digest(body)}))
     tmp.replace(path)
 
 
@@ -592,7 +684,24 @@ def _train(prun: PlannedRun, handle, progress: Progress, index: int, chunk_secon
     """Chunked training with checkpoints, measures and progress; returns (rows, summary).
 
     The first chunk is a tenth of the run (or up to the first measure); later chunks are
-    sized to take about ``chunk_seconds`` each."""
+    sized to take about ``chunk_seconds`` each. Damaged trainer files (no intact checkpoint,
+    an unreadable ``measures.json`` or trainer config) or measures that cannot be taken any
+    more (a resume past a step whose measures were never saved, e.g. because one raised) set
+    ``train/`` aside (``train.set-aside-<UTC time>``) and train afresh (``"restarted"`` in the
+    summary says why): training is deterministic, so no number changes."""
+    try:
+        return _train_chunks(prun, handle, progress, index, chunk_seconds)
+    except CheckpointError as err:  # damaged trainer files, lost measures: train afresh
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        aside = handle.train_dir.with_name(f"{handle.train_dir.name}.set-aside-{stamp}")
+        handle.train_dir.rename(aside)
+        rows, summary = _train_chunks(prun, handle, progress, index, chunk_seconds)
+        summary["restarted"] = f"{err}; trained afresh, the old files kept in {aside}"
+        return rows, summary
+
+
+def _train_chunks(prun: PlannedRun, handle, progress: Progress, index: int,
+                  chunk_seconds: float):
     cfg, exp = prun.config, prun.experiment
     out_dir = handle.train_dir
     resumed_at = None
@@ -602,21 +711,27 @@ def _train(prun: PlannedRun, handle, progress: Progress, index: int, chunk_secon
     progress.run_start(index, prun, resumed_at)
     measured_path = out_dir / MEASURES_FILE
     measured = _load_measured(measured_path)
+    errors: dict[int, list[str]] = {}
     splits = build_data(cfg)
     total = total_steps_of(cfg, splits)
     wanted = measure_steps(exp, total)
     step = resumed_at or 0
     lost = [s for s in wanted if s < step and s not in measured]
+    if lost:  # interrupted before they were saved, or a measure raised: recompute them
+        raise CheckpointError(f"measures at steps {sorted(lost)} were not taken")
     progress.step(index, step, total, math.nan)
 
     t_start = time.perf_counter()
     chunk = max(1, total // 10)
     per_step = None
+    def due(s):
+        return s in wanted and s not in measured and s not in errors
+
     while True:
-        if (step in wanted and step not in measured) or step >= total:
+        if due(step) or step >= total:
             target = step  # load the model here (no training) to measure / to finish
         else:
-            later = [s for s in wanted if s > step and s not in measured]
+            later = [s for s in wanted if s > step and due(s)]
             target = min([total, step + chunk, *later])
         t = time.perf_counter()
         result = run(cfg, out_dir=out_dir, resume=True, max_steps=target)
@@ -627,18 +742,21 @@ def _train(prun: PlannedRun, handle, progress: Progress, index: int, chunk_secon
         step = result.steps
         progress.step(index, step, total,
                       float(result.loss_trace[-1]) if len(result.loss_trace) else math.nan)
-        if step in wanted and step not in measured and not result.diverged:
-            measured[step] = measure_rows(prun, result.model, splits, step, total, wanted[step],
-                                          result.final_metrics, result.loss_parts)
-            _save_measured(measured_path, measured)
+        if due(step) and not result.diverged:
+            rows = take_measures(
+                wanted[step], lambda m, r=result, s=step: measure_rows(
+                    prun, r.model, splits, s, total, [m], r.final_metrics, r.loss_parts),
+                errors, step)
+            measured[step] = rows  # the measures that worked are stored with the run
+            if step not in errors:  # a resume re-takes (from scratch) the incomplete steps
+                _save_measured(measured_path,
+                               {k: v for k, v in measured.items() if k not in errors})
         if step >= total or result.diverged:
             break
 
     rows = run_rows(prun, result, measured)
-    summary = train_summary(prun, result, step, total, time.perf_counter() - t_start, resumed_at)
-    if lost:
-        summary["measures_lost"] = (f"measures at steps {sorted(lost)} were lost by an "
-                                    "interruption before they were saved")
+    summary = train_summary(prun, result, step, total, time.perf_counter() - t_start, resumed_at,
+                            **measure_error_summary(errors))
     return rows, summary
 
 

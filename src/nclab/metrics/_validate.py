@@ -45,6 +45,8 @@ def as_matrix(
 def check_finite(A: torch.Tensor, name: str) -> None:
     """Raise if A has NaN/Inf. Fast path: the sum is finite iff no entry is NaN/Inf, unless
     finite entries overflow it; only then is the element-wise check run."""
+    if A.device.type == "meta":  # shapes only, no values to check
+        return
     if A.is_floating_point() and not bool(torch.isfinite(A.sum())):
         bad = int((~torch.isfinite(A)).sum())
         if bad:
@@ -84,6 +86,12 @@ def check_num_classes(y: torch.Tensor, K: int | None, name: str = "y") -> int:
     """Resolve the number of classes: ``K`` if given (labels must be < K), else ``max(y) + 1``."""
     top = int(y.max())
     if K is None:
+        if top >= y.numel():  # more classes than samples: some would be empty
+            raise ValueError(
+                f"{name} contains label {top}, so K would be {top + 1} classes for only "
+                f"{y.numel()} samples (some classes empty); labels are 0..K-1 -- relabel them, "
+                "or pass K explicitly to skip empty classes"
+            )
         K = top + 1
     else:
         if isinstance(K, bool) or not isinstance(K, (int, np.integer)):
@@ -118,6 +126,15 @@ def check_counts(counts: torch.Tensor, K_given: bool, *, min_size: int = 1) -> t
                 "variability is undefined for them"
             )
     return present
+
+
+def check_same_device(A: torch.Tensor, ref: torch.Tensor, name: str, ref_name: str) -> None:
+    """Raise if ``A`` is not on the device of ``ref`` (torch would raise a RuntimeError)."""
+    if A.device != ref.device:
+        raise ValueError(
+            f"{name} is on {A.device} but {ref_name} is on {ref.device}; move them to one "
+            "device first"
+        )
 
 
 def check_classifier(W: torch.Tensor, K: int, D: int, name: str = "W") -> None:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import torch
 
-from ._validate import DEFAULT_DTYPE, as_matrix, nonzero_norm
+from ._validate import DEFAULT_DTYPE, as_matrix, check_same_device, nonzero_norm
 
 NORMS = ("op", "fro")
 
@@ -34,6 +34,7 @@ def balancedness(
         raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
     A = as_matrix(W_l, "W_l", dtype=dtype)
     B = as_matrix(W_next, "W_next", dtype=dtype)
+    check_same_device(B, A, "W_next", "W_l")
     if B.shape[1] != A.shape[0]:
         raise ValueError(
             f"W_next must have {A.shape[0]} columns (W_l's output dim) to follow W_l, "

@@ -13,12 +13,13 @@ from ._classes import (
     nearest_mean,
     prepare,
 )
-from ._validate import DEFAULT_DTYPE, as_matrix, check_classifier, nonzero_norm
+from ._validate import DEFAULT_DTYPE, as_matrix, check_classifier, check_same_device, nonzero_norm
 from .pairwise import TILE_ENTRIES
 
 
-def _classifier(W, K: int, D: int, dtype) -> torch.Tensor:
+def _classifier(W, K: int, D: int, dtype, H: torch.Tensor) -> torch.Tensor:
     W = as_matrix(W, "W", dtype=dtype)
+    check_same_device(W, H, "W", "H")
     check_classifier(W, K, D)
     return W
 
@@ -35,7 +36,7 @@ def nc3_cos(H, y, W, K=None, *, means: bool = False, dtype=DEFAULT_DTYPE) -> flo
     to positive scalings of either, and to relabelling classes (permuting W's rows accordingly).
     """
     H, y, K, K_given = prepare(H, y, K, dtype=dtype)
-    W = _classifier(W, K, H.shape[1], H.dtype)
+    W = _classifier(W, K, H.shape[1], H.dtype, H)
     m = batch_moments(H, y, K, K_given)[0]
     if not means:
         return nc3_cos_from_moments(m, W)
@@ -58,7 +59,7 @@ def nc3_duality(
     """
     check_global_mean(global_mean)
     H, y, K, K_given = prepare(H, y, K, dtype=dtype)
-    W = _classifier(W, K, H.shape[1], H.dtype)
+    W = _classifier(W, K, H.shape[1], H.dtype, H)
     m = batch_moments(H, y, K, K_given)[0]
     present = m.present()
     M = centered_means(m, present, global_mean) if centered else m.means[present]
@@ -78,7 +79,7 @@ def nc4_ncc(H, y, W, K=None, *, H_eval=None, b=None, dtype=DEFAULT_DTYPE) -> flo
     means: 1.
     """
     H, y, K, K_given = prepare(H, y, K, dtype=dtype)
-    W = _classifier(W, K, H.shape[1], H.dtype)
+    W = _classifier(W, K, H.shape[1], H.dtype, H)
     m = batch_moments(H, y, K, K_given)[0]
     present = m.present()
     Z = H if H_eval is None else as_matrix(H_eval, "H_eval", dtype=H.dtype).to(H.device)

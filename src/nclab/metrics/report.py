@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ._classes import check_min_count
-from ._validate import as_labels, as_matrix, check_counts, check_num_classes
+from ._validate import as_labels, as_matrix, check_counts, check_num_classes, check_same_device
 from .balance import balancedness, negativity
 from .spectral import numerical_rank, rel_dist_to_rank, stable_rank
 from .streaming import ClassStats
@@ -215,12 +215,14 @@ def layer_report(
     for name, kind, H in entries:
         if H.shape[0] != N:
             raise ValueError(f"features[{name!r}] ({kind}) has {H.shape[0]} rows, expected {N}")
+        check_same_device(H, entries[0][2], f"features[{name!r}]", f"features[{entries[0][0]!r}]")
 
     W = classifier
     if W is None and wts and wts[-1][1].ndim == 2 and wts[-1][1].shape[0] == K:
         W = wts[-1][1]
     if W is not None:
         W = as_matrix(W, "classifier")
+        check_same_device(W, entries[0][2], "classifier", f"features[{entries[0][0]!r}]")
         if classifier_input is None:
             matches = [n for n, _, H in entries if H.shape[1] == W.shape[1]]
             classifier_input = matches[-1] if matches else None

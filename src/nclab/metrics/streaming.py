@@ -32,6 +32,8 @@ it; see :func:`nclab.metrics.nc1_pinv` for the rule and ``rtol=`` to override it
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import torch
 
@@ -154,6 +156,14 @@ class ClassStats:
         self._m: ClassMoments | None = None
         self._S: torch.Tensor | None = None  # pooled within-class scatter (upper triangle valid)
         self._work = _Workspace()
+        self._frozen = False  # set by second_pass(): its means feed that pass
+
+    def _check_not_frozen(self, what: str) -> None:
+        if self._frozen:
+            raise ValueError(
+                f"cannot {what} this ClassStats: second_pass() froze its class means (the "
+                "second pass measures residuals from them); start a new ClassStats for new data"
+            )
 
     # ---- accumulation -------------------------------------------------------------------
     @property
@@ -171,6 +181,7 @@ class ClassStats:
     def update(self, H_batch, y_batch) -> ClassStats:
         """Add a mini-batch: features (B, D) and int labels (B,). Costs O(B D) (+ O(B D^2) with
         ``scatter=True``) whatever K: only the classes present in the batch are touched."""
+        self._check_not_frozen("update")
         X, R, y = _load(H_batch, y_batch, self.K, self.D, self.device, self._work)
         cls, local = torch.unique(y, return_inverse=True)
         k = cls.numel()  # <= B
@@ -184,6 +195,12 @@ class ClassStats:
         """Fold another accumulator (e.g. from another shard or process) into this one."""
         if not isinstance(other, ClassStats):
             raise ValueError(f"can only merge a ClassStats, got {type(other).__name__}")
+        self._check_not_frozen("merge into")
+        if other.global_mean != self.global_mean:
+            raise ValueError(
+                f"cannot merge ClassStats(global_mean={other.global_mean!r}) into "
+                f"ClassStats(global_mean={self.global_mean!r}): their NC1/NC2 differ in meaning"
+            )
         if other.K != self.K or other.scatter != self.scatter:
             raise ValueError(
                 f"cannot merge ClassStats(K={other.K}, scatter={other.scatter}) into "
@@ -401,8 +418,20 @@ class ClassStats:
     ) -> ResidualPass:
         """Freeze the first-pass statistics and return the accumulator for the second pass
         (``rtol``, ``rank``: the defaults of its ``nc1_pinv``; the precision is inherited; with
-        ``min_count``, samples of excluded classes are skipped there)."""
-        return ResidualPass(self, W, b, rtol=rtol, rank=rank, min_count=min_count)
+        ``min_count``, samples of excluded classes are skipped there; ``update`` / ``merge`` into
+        this ClassStats raise from now on)."""
+        second = ResidualPass(self, W, b, rtol=rtol, rank=rank, min_count=min_count)
+        self._frozen = True
+        return second
+
+    def fingerprint(self) -> str:
+        """A digest of the class counts and means (equal for equal first passes, in any
+        process): a second pass checks it to refuse merging passes of different first passes."""
+        m = self._require()
+        h = hashlib.sha256()
+        for t in (m.counts, m.means):
+            h.update(t.detach().to("cpu", torch.float64).contiguous().numpy().tobytes())
+        return h.hexdigest()
 
 
 class ResidualPass:
@@ -416,7 +445,13 @@ class ResidualPass:
     ``rank="papyan"``) is available from the same pass. ``rtol``: the default cutoff used
     (the first pass's rounding level unless given). With ``min_count``, samples of the classes it
     excludes are skipped.
+
+    The pass must see the first pass's data again: its per-class counts must match and its
+    per-class residuals must average to zero (relative tolerance ``SAME_DATA_RTOL``), else the
+    metrics raise ``ValueError``; passes of different first passes do not merge.
     """
+
+    SAME_DATA_RTOL = 1e-8  # float64 means of the same rows: residual means ~1e-16 x scale
 
     def __init__(
         self, stats: ClassStats, W=None, b=None, *, rtol: float | None = None, rank=None,
@@ -426,6 +461,11 @@ class ResidualPass:
         m = stats._require(min_count)
         self.K, self.D, self.device = stats.K, stats.D, stats.device
         self._seen = stats._m.counts > 0
+        self._origin = stats.fingerprint()
+        self._first_counts = m.counts.clone()
+        self._scale = m.means.abs().amax(1) + (m.sq_dev / m.counts.clamp(min=1)).sqrt()
+        self._counts = torch.zeros(self.K, dtype=torch.float64, device=self.device)
+        self._resid_sum = torch.zeros(self.K, self.D, dtype=torch.float64, device=self.device)
         self._present = m.present()
         self._single = bool(((m.counts > 0) & (m.counts < 2)).any())
         self._idx = self._present.nonzero().flatten()
@@ -476,6 +516,8 @@ class ResidualPass:
             R = R[: X.shape[0]]
         self.N += X.shape[0]
         torch.sub(X, torch.index_select(self._means, 0, y, out=R), out=R)
+        self._counts.index_add_(0, y, torch.ones_like(y, dtype=torch.float64))
+        self._resid_sum.index_add_(0, y, R)
         proj = R @ self._Vt.T
         self._proj_sq += proj.square().sum(0)
         if self._W is not None:
@@ -492,10 +534,12 @@ class ResidualPass:
         return self
 
     def merge(self, other: ResidualPass) -> ResidualPass:
-        if (not isinstance(other, ResidualPass) or other.K != self.K or other.D != self.D
-                or other._s.shape != self._s.shape):
-            raise ValueError("can only merge a ResidualPass built from the same first pass")
+        if not isinstance(other, ResidualPass) or other._origin != self._origin:
+            raise ValueError("can only merge a ResidualPass built from the same first pass "
+                             "(equal class counts and means)")
         self.N += other.N
+        self._counts += other._counts.to(self.device)
+        self._resid_sum += other._resid_sum.to(self.device)
         self._proj_sq += other._proj_sq
         self._agree += other._agree
         return self
@@ -503,6 +547,21 @@ class ResidualPass:
     def _require(self) -> None:
         if self.N == 0:
             raise ValueError("the second pass has seen no data; call update() first")
+        if not torch.equal(self._counts, self._first_counts):
+            diff = (self._counts != self._first_counts).nonzero().flatten().tolist()
+            raise ValueError(
+                f"the second pass saw {self.N} samples with class counts that differ from the "
+                f"first pass's in classes {diff[:10]}: feed it the same batches again"
+            )
+        n = self._counts.clamp(min=1).unsqueeze(1)
+        off = (self._resid_sum / n).abs().amax(1) / self._scale.clamp(min=1e-300)
+        if bool((off > self.SAME_DATA_RTOL).any()):
+            c = int(off.argmax())
+            raise ValueError(
+                f"the second pass saw other data than the first: class {c}'s features average "
+                f"{float(off[c]):.3g} (relative) away from its first-pass mean; feed it the "
+                "same batches again"
+            )
 
     def nc1_pinv(
         self, *, rtol: float | None = None, rank: int | str | None = None, divide_by_K: bool = True

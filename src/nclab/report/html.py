@@ -266,6 +266,14 @@ def _final_section(results) -> str:
     return "\n".join(sections)
 
 
+def _status_text(run: dict) -> str:
+    """A run's status, with why for the runs that are not finished."""
+    summary = run.get("summary") or {}
+    why = run.get("damage") or summary.get("divergence") or summary.get("error")
+    status = str(run.get("status"))
+    return f"{status}: {why}" if why and status != "finished" else status
+
+
 def _runs_section(runs: list[dict]) -> str:
     if not runs:
         return "<h2>Runs</h2>\n<p>No runs in the store.</p>"
@@ -276,7 +284,7 @@ def _runs_section(runs: list[dict]) -> str:
         params = json.dumps(r.get("params") or {}, sort_keys=True)
         rows.append(
             f"<tr><td><code>{_e(r.get('run_id'))}</code></td><td>{_e(r.get('seed'))}</td>"
-            f"<td>{_e(params)}</td><td>{_e(r.get('status'))}</td><td>{_e(r.get('started'))}</td>"
+            f"<td>{_e(params)}</td><td>{_e(_status_text(r))}</td><td>{_e(r.get('started'))}</td>"
             f"<td>{_e(r.get('finished') or '—')}</td><td><code>{_e(commit)}</code></td></tr>"
         )
     return "<h2>Runs</h2>\n<div class=\"scroll\"><table class=\"runs\">" + "".join(rows) + \

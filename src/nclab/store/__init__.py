@@ -7,19 +7,28 @@ Layout (``root`` is any directory; names are path-safe, see :func:`run_id`)::
                           resolved "config", nclab_version, git_commit (None outside a
                           git checkout), started -- written by start_run
         metrics.parquet   long records, columns RECORD_COLUMNS -- rewritten by write_metrics
-        summary.json      identity, status ("finished" | "failed"), finished, the caller's
-                          "summary" -- written LAST by finish: no summary, not finished
+        summary.json      identity, status ("finished" | "diverged" | "failed"), finished,
+                          host, the caller's "summary", "files" (sha256 of config.json and
+                          metrics.parquet) and "sha256" (of itself) -- written LAST by finish:
+                          no summary, not done
+        .lock             flock held by the process writing the run (owner pid and host
+                          inside): no summary and no live owner means "interrupted"
         train/            the trainer's out_dir: its config.json and checkpoints/
         figures/          per-run figures (created on first use)
     root/<experiment>/<scale>/_report/   the experiment's HTML report (nclab.report)
 
 Every file is written to a temporary name and moved into place with ``os.replace``, so a crash
 leaves whole files only, and a run without ``summary.json`` is never counted as finished.
+Statuses (``STATUSES``, read them with ``store.status(...)``, ``summary["status"]`` or the
+``status`` column of ``store.runs()``): ``running``, ``interrupted``, ``damaged``,
+``finished``, ``diverged``, ``failed`` -- see :mod:`nclab.store.integrity`. Every file is
+written with the same mode (``0666`` less the umask). A damaged file is reported by path
+(``store.damaged()``, the ``damage`` column) and never stops reading the other runs.
 
 Usage::
 
     store = Store("runs")
-    if not store.is_finished("p0_fig2", "cpu", run_id(params, seed)):
+    if not store.is_done("p0_fig2", "cpu", run_id(params, seed)):
         with store.start_run("p0_fig2", "cpu", params, seed, config) as run:
             run.write_metrics(rows)            # {"step", "layer", "metric", "value"} dicts
             run.finish({"final_loss": 0.12})
@@ -29,15 +38,22 @@ Usage::
 
 from .atomic import jsonable, write_atomic, write_json, write_parquet
 from .ids import canonical_params, run_id
+from .integrity import DONE_STATUSES, STATUSES, DamagedFile, RunInfo
+from .lock import RunBusy
 from .provenance import git_commit, nclab_version
 from .records import SCHEMA
-from .store import STATUSES, RunHandle, Store
+from .store import RunHandle, Store, set_aside
 
 __all__ = [
+    "DONE_STATUSES",
     "SCHEMA",
     "STATUSES",
+    "DamagedFile",
+    "RunBusy",
     "RunHandle",
+    "RunInfo",
     "Store",
+    "set_aside",
     "canonical_params",
     "git_commit",
     "jsonable",

@@ -1,13 +1,18 @@
-"""DuckDB views over a store root: ``metrics`` (every ``metrics.parquet``) and ``runs`` (every
-run's ``config.json`` joined with its ``summary.json``). No file scanning by hand: DuckDB globs.
+"""DuckDB views over a store: ``metrics`` (every readable ``metrics.parquet``) and ``runs``
+(one row per run directory, with its checked status).
 
-``metrics``: the long records, columns of ``RECORD_COLUMNS`` (all runs, finished or not).
-``runs``: ``experiment, scale, run_id, seed, params`` (JSON text), ``status`` (``"finished"``,
-``"failed"``, or ``"running"`` when there is no summary yet: in progress or crashed),
-``started``, ``finished`` (UTC ISO times), ``nclab_version``, ``git_commit``, ``path`` (the run
-directory), ``config`` and ``summary`` (JSON).
+``metrics``: the long records, columns of ``RECORD_COLUMNS`` (all runs, finished or not,
+except damaged ones). ``runs``: ``experiment, scale, run_id, seed, params`` (JSON text),
+``status`` (one of :data:`nclab.store.STATUSES` but ``missing``: ``running``,
+``interrupted``, ``damaged``, ``finished``, ``diverged``, ``failed``), ``started``,
+``finished`` (UTC ISO times), ``nclab_version``, ``git_commit``, ``path`` (the run
+directory), ``config`` and ``summary`` (JSON), ``damage`` (``"path: reason"`` of each damaged
+file, ``; ``-separated; NULL when intact).
 
-Join them on ``(experiment, scale, run_id)``; e.g. each finished run's final NC1 per layer::
+The run directories are inspected (checksums verified, locks probed) when the connection is
+opened (:func:`nclab.store.integrity.find_runs`); a damaged file never stops the others.
+Join the views on ``(experiment, scale, run_id)``; e.g. each finished run's final NC1 per
+layer::
 
     SELECT m.experiment, m.run_id, m.layer, m.value
     FROM metrics m JOIN runs r USING (experiment, scale, run_id)
@@ -17,31 +22,21 @@ Join them on ``(experiment, scale, run_id)``; e.g. each finished run's final NC1
 
 from __future__ import annotations
 
-from pathlib import Path
+import json
 
 import duckdb
+import pyarrow as pa
 
+from .integrity import RunInfo
 from .records import SCHEMA
 
 _SQL_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "double": "DOUBLE"}
-_CONFIG_COLUMNS = {
-    "experiment": "VARCHAR", "scale": "VARCHAR", "run_id": "VARCHAR", "seed": "BIGINT",
-    "params": "JSON", "config": "JSON", "nclab_version": "VARCHAR", "git_commit": "VARCHAR",
-    "started": "VARCHAR",
-}
-_SUMMARY_COLUMNS = {
-    "experiment": "VARCHAR", "scale": "VARCHAR", "run_id": "VARCHAR", "status": "VARCHAR",
-    "finished": "VARCHAR", "summary": "JSON",
-}
-_GLOB_CHARS = set("*?[]{}")
+RUN_COLUMNS = ("experiment", "scale", "run_id", "seed", "params", "status", "started",
+               "finished", "nclab_version", "git_commit", "path", "config", "summary", "damage")
 
 
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
-
-
-def _struct(columns: dict[str, str]) -> str:
-    return "{" + ", ".join(f"{k}: {_literal(v)}" for k, v in columns.items()) + "}"
 
 
 def _empty(columns: dict[str, str]) -> str:
@@ -49,44 +44,50 @@ def _empty(columns: dict[str, str]) -> str:
     return f"SELECT {cols} WHERE false"
 
 
-def _has_files(con, pattern: str) -> bool:
-    return con.execute(f"SELECT count(*) FROM glob({_literal(pattern)})").fetchone()[0] > 0
+def _run_row(info: RunInfo) -> dict:
+    config, summary = info.config or {}, info.summary or {}
+
+    def pick(key):
+        return config.get(key, summary.get(key))
+
+    def text(value):
+        return None if value is None else json.dumps(value, sort_keys=True)
+
+    seed = pick("seed")
+    return {
+        "experiment": info.experiment, "scale": info.scale, "run_id": info.run_id,
+        "seed": seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
+        "params": text(pick("params")), "status": info.status,
+        "started": config.get("started"), "finished": summary.get("finished"),
+        "nclab_version": config.get("nclab_version"), "git_commit": config.get("git_commit"),
+        "path": str(info.path), "config": text(config.get("config")),
+        "summary": text(summary.get("summary")) if info.summary is not None else None,
+        "damage": "; ".join(info.damage) or None,
+    }
 
 
-def connect(root: Path) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with the ``metrics`` and ``runs`` views over ``root``.
-
-    The views re-read the files at each query; a kind of file that did not exist at all when
-    the connection was opened (an empty store) appears only in a new connection."""
-    root = Path(root).resolve()
-    if _GLOB_CHARS & set(str(root)):
-        raise ValueError(f"store root {root} contains glob characters {sorted(_GLOB_CHARS)}")
+def connect(runs: list[RunInfo]) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with the ``metrics`` and ``runs`` views of ``runs``
+    (found by :func:`nclab.store.integrity.find_runs`)."""
     con = duckdb.connect(":memory:")
-    parquet = f"{root}/**/metrics.parquet"
-    if _has_files(con, parquet):
-        metrics = (f"SELECT * FROM read_parquet({_literal(parquet)}, union_by_name=true, "
+    files = [str(r.path / "metrics.parquet") for r in runs
+             if r.metrics_ok and r.status != "damaged"]
+    if files:
+        listed = "[" + ", ".join(_literal(f) for f in files) + "]"
+        metrics = (f"SELECT * FROM read_parquet({listed}, union_by_name=true, "
                    "hive_partitioning=false)")
     else:
         metrics = _empty({f.name: _SQL_TYPES[str(f.type)] for f in SCHEMA})
     con.execute(f"CREATE VIEW metrics AS {metrics}")
-
-    configs, summaries = f"{root}/*/*/*/config.json", f"{root}/*/*/*/summary.json"
-    for name, pattern, columns in (
-        ("_configs", configs, _CONFIG_COLUMNS),
-        ("_summaries", summaries, _SUMMARY_COLUMNS),
-    ):
-        if _has_files(con, pattern):
-            body = (f"SELECT * FROM read_json({_literal(pattern)}, columns={_struct(columns)}, "
-                    "filename=true, format='auto')")
-        else:
-            body = _empty({**columns, "filename": "VARCHAR"})
-        con.execute(f"CREATE VIEW {name} AS {body}")
+    types = {"seed": pa.int64()}
+    table = pa.table({c: pa.array([_run_row(r)[c] for r in runs], type=types.get(c, pa.string()))
+                      for c in RUN_COLUMNS})
+    con.register("_runs", table)
     con.execute(
         """CREATE VIEW runs AS
-        SELECT c.experiment, c.scale, c.run_id, c.seed, CAST(c.params AS VARCHAR) AS params,
-               coalesce(s.status, 'running') AS status, c.started, s.finished,
-               c.nclab_version, c.git_commit, parse_dirpath(c.filename) AS path,
-               c.config, s.summary
-        FROM _configs c LEFT JOIN _summaries s USING (experiment, scale, run_id)"""
+        SELECT experiment, scale, run_id, seed, params, status, started, finished,
+               nclab_version, git_commit, path, CAST(config AS JSON) AS config,
+               CAST(summary AS JSON) AS summary, damage
+        FROM _runs"""
     )
     return con

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,17 +16,29 @@ import pyarrow as pa
 
 from nclab.experiments.spec import RECORD_COLUMNS, SCALES, Results
 
-from .atomic import write_json, write_parquet
+from .atomic import jsonable, write_json, write_parquet
 from .ids import canonical_params, check_name, check_seed
 from .ids import run_id as make_run_id
+from .integrity import (
+    CONFIG,
+    DONE_STATUSES,
+    METRICS,
+    SEALED_STATUSES,
+    STATUSES,
+    SUMMARY,
+    RunInfo,
+    find_runs,
+    inspect_run,
+    seal,
+)
+from .lock import LOCK, RunLock
 from .provenance import git_commit, nclab_version
 from .query import connect
 from .records import SCHEMA, rows_table
 
-CONFIG, METRICS, SUMMARY = "config.json", "metrics.parquet", "summary.json"
 TRAIN, CHECKPOINTS, FIGURES, REPORT = "train", "checkpoints", "figures", "_report"
-FINAL_STATUSES = ("finished", "failed")
-STATUSES = ("missing", "running", *FINAL_STATUSES)
+FINAL_STATUSES = SEALED_STATUSES  # what a run may be finished as
+_GLOB_CHARS = set("*?[]{}")
 
 
 def _now() -> str:
@@ -38,11 +51,18 @@ def _check_scale(scale) -> str:
     return scale
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path} is not valid JSON: {err}") from None
+def set_aside(run_dir: Path, names=(SUMMARY, METRICS, CONFIG)) -> list[Path]:
+    """Rename the files ``names`` of a run to ``<name>.damaged-<UTC time>`` (never deleted;
+    no reader globs for these names); returns the new paths."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+    moved = []
+    for name in names:
+        src = Path(run_dir) / name
+        if src.exists():
+            dst = src.with_name(f"{name}.damaged-{stamp}")
+            src.rename(dst)
+            moved.append(dst)
+    return moved
 
 
 class Store:
@@ -91,10 +111,14 @@ class Store:
         ``nclab_version``, ``git_commit`` and ``started``. ``run_id``: default
         :func:`nclab.store.run_id` of ``(params, seed)``.
 
-        A run that exists but is not finished (crashed, failed) is reopened for a resume: its
-        summary and metrics are removed (write the full records again), ``train/`` (the
-        trainer's checkpoints) is kept. A finished run raises ``FileExistsError`` unless
-        ``overwrite=True``, which deletes it and starts afresh.
+        The run's lock is taken first (:class:`~nclab.store.lock.RunBusy` if another process
+        holds it) and held until :meth:`RunHandle.finish` / :meth:`RunHandle.release` or the
+        process's death. A run that exists but is not done (interrupted, failed) is reopened
+        for a resume: its summary and metrics are removed (write the full records again),
+        ``train/`` (the trainer's checkpoints) is kept. A damaged run's files are set aside
+        (:func:`set_aside`) and it is reopened likewise. A done run (``finished`` or
+        ``diverged``) raises ``FileExistsError`` unless ``overwrite=True``, which deletes it
+        and starts afresh.
         """
         canon = canonical_params(params)
         seed = check_seed(seed)
@@ -102,25 +126,35 @@ class Store:
             raise ValueError(f"config must be a JSON-able dict, got {type(config).__name__}")
         rid = make_run_id(params, seed) if run_id is None else run_id
         path = self.run_dir(experiment, scale, rid)
-        status = self.status(experiment, scale, rid)
-        if status != "missing":
-            old = _read_json(path / CONFIG) if (path / CONFIG).is_file() else {}
+        path.mkdir(parents=True, exist_ok=True)
+        lock = RunLock(path).acquire()
+        try:
+            info = inspect_run(path)
+            old = info.config or {}
             if old and (old.get("seed") != seed or canonical_params(old.get("params")) != canon):
                 raise ValueError(
                     f"{path} holds the run of seed={old.get('seed')!r}, "
                     f"params={old.get('params')!r}, not seed={seed!r}, params={params!r}"
                 )
-        if status == "finished" and not overwrite:
-            raise FileExistsError(
-                f"run {experiment}/{scale}/{rid} is already finished ({path / SUMMARY}); "
-                "skip it (store.is_finished) or pass overwrite=True to run it again"
-            )
-        (path / SUMMARY).unlink(missing_ok=True)  # first: the run stops counting as finished
-        if status == "finished":
-            shutil.rmtree(path)
-        (path / METRICS).unlink(missing_ok=True)
-        path.mkdir(parents=True, exist_ok=True)
-        handle = RunHandle(self, experiment, scale, rid, seed, json.loads(canon), path)
+            if info.status in DONE_STATUSES and not overwrite:
+                raise FileExistsError(
+                    f"run {experiment}/{scale}/{rid} is already {info.status} "
+                    f"({path / SUMMARY}); skip it (store.is_done) or pass overwrite=True to "
+                    "run it again"
+                )
+            if info.status == "damaged":
+                set_aside(path)
+            (path / SUMMARY).unlink(missing_ok=True)  # first: the run stops counting as done
+            if info.status in DONE_STATUSES:
+                for child in path.iterdir():
+                    if child.name != LOCK:
+                        shutil.rmtree(child) if child.is_dir() else child.unlink()
+            (path / METRICS).unlink(missing_ok=True)
+        except BaseException:
+            lock.release()
+            raise
+        handle = RunHandle(self, experiment, scale, rid, seed, json.loads(canon), path,
+                           _lock=lock)
         write_json(
             path / CONFIG,
             {
@@ -134,29 +168,51 @@ class Store:
         return handle
 
     def status(self, experiment: str, scale: str, run_id: str) -> str:
-        """``"missing"`` (no config.json), ``"running"`` (started, no summary: in progress or
-        crashed), or the summary's ``"finished"`` / ``"failed"``."""
-        path = self.run_dir(experiment, scale, run_id)
-        if (path / SUMMARY).is_file():
-            status = _read_json(path / SUMMARY).get("status")
-            if status not in FINAL_STATUSES:
-                raise ValueError(f"{path / SUMMARY} has status {status!r}, not {FINAL_STATUSES}")
-            return status
-        return "running" if (path / CONFIG).is_file() else "missing"
+        """One of :data:`STATUSES` (see :mod:`nclab.store.integrity`): ``"missing"``,
+        ``"running"`` (no summary, a live owner), ``"interrupted"`` (no summary, no live
+        owner), ``"damaged"`` (see :meth:`inspect`), or the summary's ``"finished"`` /
+        ``"diverged"`` / ``"failed"``. Never raises for a damaged file."""
+        return self.inspect(experiment, scale, run_id).status
+
+    def inspect(self, experiment: str, scale: str, run_id: str) -> RunInfo:
+        """The run's status, config, verified summary and damaged files (``damage``)."""
+        return inspect_run(self.run_dir(experiment, scale, run_id))
+
+    def is_done(self, experiment: str, scale: str, run_id: str) -> bool:
+        """Whether the run is complete (``finished`` or ``diverged``: a re-run skips it)."""
+        return self.status(experiment, scale, run_id) in DONE_STATUSES
 
     def is_finished(self, experiment: str, scale: str, run_id: str) -> bool:
-        """Whether the run completed (skip it on resume); failed and crashed runs are not."""
+        """Whether the run finished (not diverged, failed, interrupted, damaged)."""
         return self.status(experiment, scale, run_id) == "finished"
 
-    # ---- queries -----------------------------------------------------------------------------
-    def connect(self):
-        """A DuckDB connection with the views ``metrics`` and ``runs`` (see :mod:`.query`)."""
-        return connect(self.root)
+    def damaged(self, experiment: str | None = None, scale: str | None = None) -> list[str]:
+        """``"path: reason"`` of every damaged file (also unsealed records that cannot be read)."""
+        return [d for info in self._find(experiment, scale) for d in info.damage]
 
-    def query(self, sql: str, parameters=None) -> list[dict]:
+    # ---- queries -----------------------------------------------------------------------------
+    def _find(self, experiment: str | None = None, scale: str | None = None) -> list[RunInfo]:
+        if experiment is not None:
+            check_name(experiment, "experiment")
+        if scale is not None:
+            _check_scale(scale)
+        return find_runs(self.root, experiment, scale)
+
+    def connect(self, experiment: str | None = None, scale: str | None = None):
+        """A DuckDB connection with the views ``metrics`` and ``runs`` (see :mod:`.query`) of
+        every run (or of one experiment and/or scale); damaged runs are listed in ``runs``
+        with status ``damaged`` and left out of ``metrics``."""
+        if _GLOB_CHARS & set(str(self.root.resolve())):
+            raise ValueError(f"store root {self.root} contains glob characters "
+                             f"{sorted(_GLOB_CHARS)}")
+        return connect(self._find(experiment, scale))
+
+    def query(self, sql: str, parameters=None, *, experiment: str | None = None,
+              scale: str | None = None) -> list[dict]:
         """Run SQL against the ``metrics`` and ``runs`` views; rows as dicts.
-        ``parameters``: values for ``?`` placeholders."""
-        con = self.connect()
+        ``parameters``: values for ``?`` placeholders; ``experiment`` / ``scale``: restrict
+        the views to those runs (faster on a large store)."""
+        con = self.connect(experiment, scale)
         try:
             cur = con.execute(sql, parameters or [])
             names = [d[0] for d in cur.description]
@@ -184,7 +240,8 @@ class Store:
         if where:
             conds.append(f"({where})")
         sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(conds) if conds else "")
-        rows = self.query(sql + " ORDER BY experiment, scale, run_id", args)
+        rows = self.query(sql + " ORDER BY experiment, scale, run_id", args,
+                          experiment=experiment, scale=scale)
         for row in rows:
             for key in ("params", "config", "summary"):
                 if row[key] is not None:
@@ -192,10 +249,11 @@ class Store:
         return rows
 
     def results(self, experiment: str, scale: str) -> Results:
-        """The records of the finished runs of one experiment at one scale (possibly none)."""
+        """The records of the finished runs of one experiment at one scale (possibly none).
+        Diverged, failed, interrupted and damaged runs are left out (see :meth:`runs`)."""
         check_name(experiment, "experiment")
         _check_scale(scale)
-        con = self.connect()
+        con = self.connect(experiment, scale)
         try:
             cols = con.execute(
                 f"""SELECT {", ".join("m." + c for c in RECORD_COLUMNS)}
@@ -220,7 +278,9 @@ class RunHandle:
 
     ``dir``: the run directory; ``train_dir``: pass it as the trainer's ``out_dir`` (it keeps
     its own ``config.json``, checked on resume, and ``checkpoints/``); ``figures_dir``: per-run
-    figures. Used as a context manager, an exception marks the run ``failed`` (and propagates).
+    figures. Used as a context manager, an exception marks the run ``failed`` (and propagates);
+    any exit releases the run's lock. The lock is also released when the handle is garbage
+    collected or the process dies (the run is then ``interrupted``).
     """
 
     store: Store
@@ -232,6 +292,7 @@ class RunHandle:
     dir: Path
     _tables: list[pa.Table] = field(default_factory=list, repr=False)
     _closed: bool = field(default=False, repr=False)
+    _lock: RunLock | None = field(default=None, repr=False)
 
     @property
     def train_dir(self) -> Path:
@@ -265,10 +326,13 @@ class RunHandle:
         return table.num_rows
 
     def finish(self, summary: dict | None = None, status: str = "finished") -> Path:
-        """Mark the run done by writing ``summary.json`` last (after the metrics).
+        """Mark the run done by writing ``summary.json`` last (after the metrics), with the
+        sha256 of ``config.json``, ``metrics.parquet`` and itself; then release the lock.
 
         ``summary``: JSON-able dict (final losses, divergence, timings...; non-finite floats
-        are written as ``"nan"``/``"inf"``). ``status``: ``"finished"`` or ``"failed"``."""
+        are written as ``"nan"``/``"inf"``). ``status``: ``"finished"``, ``"diverged"``
+        (training stopped at a non-finite value: records kept, not retried, left out of
+        :meth:`Store.results`) or ``"failed"`` (retried by a re-run)."""
         self._check_open()
         if status not in FINAL_STATUSES:
             raise ValueError(f"status must be one of {FINAL_STATUSES}, got {status!r}")
@@ -276,12 +340,17 @@ class RunHandle:
             raise ValueError(f"summary must be a dict, got {type(summary).__name__}")
         if not self._tables:
             write_parquet(self.dir / METRICS, SCHEMA.empty_table())
-        path = write_json(
-            self.dir / SUMMARY,
-            {**self.identity(), "status": status, "finished": _now(), "summary": summary or {}},
-        )
+        body = {**self.identity(), "status": status, "finished": _now(),
+                "host": socket.gethostname(), "summary": summary or {}}
+        path = write_json(self.dir / SUMMARY, seal(jsonable(body), self.dir))
         self._closed = True
+        self.release()
         return path
+
+    def release(self) -> None:
+        """Release the run's lock without finishing it (it is then ``interrupted``)."""
+        if self._lock is not None:
+            self._lock.release()
 
     def fail(self, reason: str) -> Path:
         """Mark the run failed (it will be run again on resume); ``reason`` goes in the summary."""
@@ -295,5 +364,8 @@ class RunHandle:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc is not None and isinstance(exc, Exception) and not self._closed:
-            self.fail(f"{exc_type.__name__}: {exc}")
+        try:
+            if exc is not None and isinstance(exc, Exception) and not self._closed:
+                self.fail(f"{exc_type.__name__}: {exc}")
+        finally:
+            self.release()

@@ -77,22 +77,23 @@ def _remote_options(runs, pending, store, options: Options) -> Options:
         return options
     for i in pending:
         p = runs[i]
-        if store.is_finished(p.experiment.id, p.scale, p.run_id):
+        if store.is_done(p.experiment.id, p.scale, p.run_id):
             shutil.rmtree(store.run_dir(p.experiment.id, p.scale, p.run_id))
     return dataclasses.replace(options, overwrite=False)
 
 
 def _failed_unit(store, runs, unit, err) -> dict:
     """Outcomes of a unit whose task failed for good: its runs that are finished in the store
-    (the task got that far) count as finished, the others failed."""
+    (the task got that far) count as done, the others failed."""
     from nclab.experiments.runner import RunOutcome
 
     out = {}
     for i in unit:
         p = runs[i]
         path = str(store.run_dir(p.experiment.id, p.scale, p.run_id))
-        if store.is_finished(p.experiment.id, p.scale, p.run_id):
-            out[i] = RunOutcome(p.run_id, p.experiment.id, "finished", path=path)
+        if store.is_done(p.experiment.id, p.scale, p.run_id):
+            status = store.status(p.experiment.id, p.scale, p.run_id)
+            out[i] = RunOutcome(p.run_id, p.experiment.id, status, path=path)
         else:
             out[i] = RunOutcome(p.run_id, p.experiment.id, "failed", path=path,
                                 error=f"{type(err).__name__}: {err}")

@@ -28,11 +28,14 @@ from nclab.experiments.runner import (
     QueueProgress,
     RunOutcome,
     execute,
+    measure_error_summary,
     measure_rows,
     measure_steps,
     open_run,
     replan,
     run_rows,
+    sealed_status,
+    take_measures,
     total_steps_of,
     train_summary,
 )
@@ -62,7 +65,8 @@ def work_units(runs: Sequence[PlannedRun], pending: Sequence[int], *, vmap: bool
 
 def _skipped(store, prun: PlannedRun) -> RunOutcome:
     return RunOutcome(prun.run_id, prun.experiment.id, "skipped",
-                      path=str(store.run_dir(prun.experiment.id, prun.scale, prun.run_id)))
+                      path=str(store.run_dir(prun.experiment.id, prun.scale, prun.run_id)),
+                      stored=store.status(prun.experiment.id, prun.scale, prun.run_id))
 
 
 def spread_units(units: list[list[int]], workers: int) -> list[list[int]]:
@@ -94,18 +98,15 @@ def execute_unit(runs: Sequence[PlannedRun], indices: Sequence[int], store,
     out: dict[int, RunOutcome] = {} if outcomes is None else outcomes
     todo = []
     for prun, i in zip(runs, indices, strict=True):
-        if not options.overwrite and store.is_finished(prun.experiment.id, prun.scale, prun.run_id):
+        if not options.overwrite and store.is_done(prun.experiment.id, prun.scale, prun.run_id):
             out[i] = _skipped(store, prun)
             progress.run_end(i, prun, out[i])
         else:
             todo.append((prun, i))
     if len(todo) == 1:
         prun, i = todo[0]
-        try:
-            out[i] = execute(prun, store, progress=progress, index=i,
-                             chunk_seconds=options.chunk_seconds, overwrite=options.overwrite)
-        except FileExistsError:  # finished by another task in the meantime
-            out[i] = _skipped(store, prun)
+        out[i] = execute(prun, store, progress=progress, index=i,
+                         chunk_seconds=options.chunk_seconds, overwrite=options.overwrite)
         progress.run_end(i, prun, out[i])
     elif todo:
         done = execute_group([p for p, _ in todo], store, progress, [i for _, i in todo],
@@ -120,8 +121,9 @@ def execute_group(runs: Sequence[PlannedRun], store, progress: Progress, indices
                   *, overwrite: bool = False, compile: bool = False) -> dict[int, RunOutcome]:
     """Train compatible runs as one vectorised computation and store each; ``{index: outcome}``.
 
-    A run finished meanwhile by another task is skipped; an error in training fails every run
-    of the group, an error in storing one run fails that run (they are retried next time);
+    A run finished meanwhile by another task is skipped, one that another process holds is
+    ``"busy"``; an error in training fails every run of the group, an error in storing one
+    run (or a measure that raised) fails that run (they are retried next time);
     ``KeyboardInterrupt`` propagates with the runs unfinished. ``summary["seconds"]`` is the
     group's wall time divided by its size (``"group_seconds"``: the whole)."""
     t0 = time.perf_counter()
@@ -132,6 +134,9 @@ def execute_group(runs: Sequence[PlannedRun], store, progress: Progress, indices
             live.append((i, p, open_run(p, store, overwrite)))
         except FileExistsError:
             out[i] = _skipped(store, p)
+        except BlockingIOError as err:  # nclab.store.RunBusy
+            out[i] = RunOutcome(p.run_id, p.experiment.id, "busy", error=str(err),
+                                path=str(store.run_dir(p.experiment.id, p.scale, p.run_id)))
     if not live:
         return out
     runs = [p for _, p, _ in live]
@@ -140,11 +145,14 @@ def execute_group(runs: Sequence[PlannedRun], store, progress: Progress, indices
         total = total_steps_of(runs[0].config, splits)
         wanted = [measure_steps(p.experiment, total) for p in runs]
         measured: list[dict[int, list[dict]]] = [{} for _ in runs]
+        errors: list[dict[int, list[str]]] = [{} for _ in runs]
 
         def on_step(step, k, model, parts, probe):
             if step in wanted[k]:
-                measured[k][step] = measure_rows(runs[k], model, splits, step, total,
-                                                 wanted[k][step], probe, parts)
+                measured[k][step] = take_measures(
+                    wanted[k][step], lambda m: measure_rows(runs[k], model, splits, step, total,
+                                                            [m], probe, parts),
+                    errors[k], step)
 
         def on_progress(step, total_, losses):
             for k, loss in losses.items():
@@ -157,18 +165,26 @@ def execute_group(runs: Sequence[PlannedRun], store, progress: Progress, indices
                                  on_progress=on_progress, restore_last_probe=True)
     except Exception as err:  # noqa: BLE001 -- the group's runs are failed, the grid goes on
         return {**out, **{i: _fail(h, p, err, time.perf_counter() - t0) for i, p, h in live}}
+    except BaseException:
+        for _, _, h in live:
+            h.release()  # interrupted: a re-run trains the group again
+        raise
     group_seconds = time.perf_counter() - t0
     for k, ((i, p, h), result) in enumerate(zip(live, results, strict=True)):
         try:
             h.write_metrics(run_rows(p, result, measured[k]))
             summary = train_summary(p, result, result.steps, total, group_seconds / len(live),
-                                    None, vectorised=len(live), group_seconds=group_seconds)
-            h.finish(summary)
+                                    None, vectorised=len(live), group_seconds=group_seconds,
+                                    **measure_error_summary(errors[k]))
+            status = sealed_status(summary)
+            h.finish(summary, status=status)
         except Exception as err:  # noqa: BLE001 -- this run failed; the others are stored
             out[i] = _fail(h, p, err, group_seconds)
             continue
-        out[i] = RunOutcome(p.run_id, p.experiment.id, "finished", group_seconds, summary,
-                            path=str(h.dir))
+        finally:
+            h.release()
+        out[i] = RunOutcome(p.run_id, p.experiment.id, status, group_seconds, summary,
+                            error=summary.get("error", ""), path=str(h.dir))
     return out
 
 
@@ -178,6 +194,8 @@ def _fail(handle, prun: PlannedRun, err: Exception, seconds: float) -> RunOutcom
         handle.fail(reason)
     except (OSError, ValueError):
         pass  # already closed or unwritable: the run stays unfinished, which is also safe
+    finally:
+        handle.release()
     return RunOutcome(prun.run_id, prun.experiment.id, "failed", seconds, error=reason,
                       path=str(handle.dir))
 

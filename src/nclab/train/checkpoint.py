@@ -9,12 +9,17 @@ Layout of a run directory::
 
 A checkpoint is written into a temporary directory next to its final name and moved into place
 with ``os.replace`` (atomic on POSIX), so a killed process leaves either the complete checkpoint
-or none. ``state.pt`` is read back only with ``torch.load(weights_only=True)``: tensors and
+or none; ``checksums.json`` inside it holds the sha256 of both files, so a checkpoint damaged
+later (truncated, bit-flipped) is detected and a resume falls back to the newest intact one
+(:func:`intact_checkpoint`; the damaged directory is renamed ``damaged-step_...``, never
+deleted). Files are written with the process's default mode (``0666`` less the umask), like
+every other file of a run. ``state.pt`` is read back only with ``torch.load(weights_only=True)``: tensors and
 plain containers load, anything that would run code is refused with :class:`CheckpointError`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pickle
@@ -24,12 +29,13 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import nn
 
 WEIGHTS = "model.safetensors"
 STATE = "state.pt"
 CONFIG = "config.json"
+CHECKSUMS = "checksums.json"
 _STEP_DIR = re.compile(r"^step_(\d+)$")
 
 
@@ -60,6 +66,60 @@ def latest_checkpoint(out_dir: Path) -> Path | None:
     return found[-1][1] if found else None
 
 
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def verify_checkpoint(path: Path) -> None:
+    """Raise :class:`CheckpointError` if a checkpoint directory's files do not match its
+    ``checksums.json`` (checkpoints written before checksums existed are not checked)."""
+    path = Path(path)
+    sums_file = path / CHECKSUMS
+    if not sums_file.is_file():
+        return
+    try:
+        sums = json.loads(sums_file.read_text())
+    except (ValueError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{sums_file}: not valid JSON ({err})") from None
+    for name in (WEIGHTS, STATE):
+        file = path / name
+        if not isinstance(sums, dict) or name not in sums:
+            raise CheckpointError(f"{sums_file}: no checksum of {name}")
+        if not file.is_file() or _sha256(file) != sums[name]:
+            raise CheckpointError(f"{file}: checksum mismatch (truncated or altered)")
+
+
+def intact_checkpoint(out_dir: Path, model: nn.Module | None = None,
+                      damaged: list[str] | None = None) -> tuple[Path, dict] | None:
+    """The newest checkpoint whose checksums match and whose state loads (and, given
+    ``model``, whose weights load into it), as ``(path, state)``; None if there is none.
+    Damaged newer checkpoints are renamed ``damaged-<name>`` (kept, never resumed from) and
+    described in ``damaged``."""
+    for _, path in reversed(list_checkpoints(out_dir)):
+        try:
+            verify_checkpoint(path)
+            state = load_state(path)
+            if model is not None:
+                load_weights(model, path)
+            return path, state
+        except CheckpointError as err:
+            if damaged is not None:
+                damaged.append(str(err))
+            os.replace(path, path.with_name(f"damaged-{path.name}-{os.getpid()}"))
+    return None
+
+
 def write_atomic(path: Path, write) -> None:
     """``write(tmp_path)`` then ``os.replace(tmp_path, path)``."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
@@ -85,8 +145,13 @@ def save_checkpoint(out_dir: Path, step: int, model: nn.Module, state: dict, kee
     tmp.mkdir()
     try:
         tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-        save_file(tensors, str(tmp / WEIGHTS), metadata={"step": str(step), "format": "nclab.train"})
+        _write_synced(tmp / WEIGHTS, save(tensors, metadata={"step": str(step),
+                                                             "format": "nclab.train"}))
         torch.save({**state, "step": step}, tmp / STATE)
+        with open(tmp / STATE, "rb") as fh:
+            os.fsync(fh.fileno())
+        sums = {name: _sha256(tmp / name) for name in (WEIGHTS, STATE)}
+        _write_synced(tmp / CHECKSUMS, json.dumps(sums, indent=2).encode())
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -109,7 +174,8 @@ def load_state(path: Path) -> dict:
         raise CheckpointError(f"{file}: missing")
     try:
         state = torch.load(file, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, AttributeError, TypeError, EOFError) as err:
+    except (pickle.UnpicklingError, RuntimeError, AttributeError, TypeError, EOFError,
+            ValueError, OSError) as err:
         raise CheckpointError(
             f"{file}: refusing to load: not a plain checkpoint (only tensors and plain Python "
             f"containers are accepted; torch.load(weights_only=True) said: {err})"

@@ -151,6 +151,12 @@ class ModelConfig(Section):
             self._fail("n_backbone", f"must lie in [0, {n_layers}]")
         if self.residual and len(self.residual) != n_layers:
             self._fail("residual", f"must have one flag per layer ({n_layers}) or be empty")
+        if self.residual:  # layer l maps widths[l-2] -> widths[l-1] (inner layers: no data needed)
+            bad = [f"layer{i + 1} ({self.widths[i - 1]} -> {self.widths[i]})"
+                   for i in range(1, len(self.widths)) if self.residual[i] and
+                   self.widths[i - 1] != self.widths[i]]
+            if bad:
+                self._fail("widths", f"residual layers must keep their width: {', '.join(bad)}")
         self._positive("init_scale")
         self._positive("feature_std", allow_zero=True)
         if self.kernel_size < 1 or self.padding < 0 or any(s < 1 for s in self.strides):

@@ -27,8 +27,8 @@ from .build import build_data, build_model, output_dim
 from .checkpoint import (
     CONFIG,
     CheckpointError,
+    intact_checkpoint,
     latest_checkpoint,
-    load_state,
     load_weights,
     save_checkpoint,
     write_atomic,
@@ -232,26 +232,31 @@ def _run(cfg: TrainConfig, out_dir, resume, max_steps, verbose) -> RunResult:
 
 
 def _start_or_resume(cfg, out_dir: Path, resume: bool, model, optimizer, sampler) -> dict | None:
-    """None for a new run directory; on resume, load the newest checkpoint into the model,
-    optimiser, sampler and RNG and return its state (step, records, loss trace)."""
+    """None for a new run directory; on resume, load the newest intact checkpoint (see
+    :func:`~nclab.train.checkpoint.intact_checkpoint`) into the model, optimiser, sampler and
+    RNG and return its state (step, records, loss trace)."""
     latest = latest_checkpoint(out_dir)
-    if latest is None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        write_json(out_dir / CONFIG, to_dict(cfg))
-        return None
-    if not resume:
+    if latest is not None and not resume:
         raise CheckpointError(
             f"{out_dir} already holds checkpoints (newest: {latest.name}); pass resume=True to "
             "continue that run or choose another out_dir"
         )
-    saved = from_dict(json.loads((out_dir / CONFIG).read_text()))
-    changed = [k for k in diff(saved, cfg) if k != "out_dir"]
-    if changed:
-        raise CheckpointError(
-            f"cannot resume {out_dir}: the config differs from the saved one in {changed}"
-        )
-    load_weights(model, latest)
-    state = load_state(latest)
+    if latest is not None:
+        try:
+            saved = from_dict(json.loads((out_dir / CONFIG).read_text()))
+        except (OSError, ValueError, TypeError) as err:
+            raise CheckpointError(f"{out_dir / CONFIG}: unreadable ({err})") from None
+        changed = [k for k in diff(saved, cfg) if k != "out_dir"]
+        if changed:
+            raise CheckpointError(
+                f"cannot resume {out_dir}: the config differs from the saved one in {changed}"
+            )
+    found = intact_checkpoint(out_dir, model) if latest is not None else None
+    if found is None:  # a new run, or every checkpoint damaged (set aside): start afresh
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_json(out_dir / CONFIG, to_dict(cfg))
+        return None
+    state = found[1]
     optimizer.load_state_dict(state["optimizer"])
     sampler.load_state_dict(state["sampler"])
     torch.set_rng_state(state["torch_rng"])
@@ -260,9 +265,10 @@ def _start_or_resume(cfg, out_dir: Path, resume: bool, model, optimizer, sampler
 
 def restore_last_good(model: nn.Module, out_dir: Path | None, message: str):
     """Load the newest checkpoint (the last good state) into ``model``; the message says so."""
-    latest = None if out_dir is None else latest_checkpoint(out_dir)
-    if latest is None:
+    found = None if out_dir is None else intact_checkpoint(out_dir)
+    if found is None:
         return message + "; no checkpoint to restore (the model holds the diverged weights)", False
+    latest = found[0]
     step = load_weights(model, latest)
     return message + f"; the model holds the last good checkpoint (step {step}, {latest})", True
 

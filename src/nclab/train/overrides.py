@@ -22,6 +22,8 @@ _WORDS = {"true": True, "false": False, "none": None, "null": None}
 _PY_WORD = {"true": "True", "false": "False", "none": "None", "null": "None"}
 _JSON_WORD = re.compile(r"\b(true|false|none|null)\b", re.IGNORECASE)
 _NOT_A_LITERAL = object()
+# 0x10, 0o17, 0b101 outside quotes: Python literals, but not numbers a config should hold
+_NON_DECIMAL = re.compile(r"(?<![\w.'\"])[+-]?0[xXoObB][0-9a-fA-F_]+\b")
 
 
 def _item(text: str):
@@ -43,6 +45,12 @@ def _literal(text: str):
 def parse_value(text: str, tp, key: str):
     """The override string ``text`` as a value of type ``tp``."""
     raw = text.strip()
+    if raw[:1] in "[(" and raw[-1:] in ")]" and any(
+            not t.strip() for t in raw[1:-1].split(",")[:-1]) and raw[1:-1].strip():
+        raise ConfigError(f"{key}: empty element in {raw!r} (a doubled or leading comma)")
+    if _NON_DECIMAL.search(_unquoted(raw)):
+        raise ConfigError(f"{key}: {raw!r} holds a hexadecimal, octal or binary literal; write "
+                          "numbers in decimal")
     if raw.lower() in _WORDS and _accepts_str(tp) and type(_WORDS[raw.lower()]) not in _args(tp):
         value = raw  # e.g. reg.scheme=none is the scheme's name
     elif raw.lower() in _WORDS:
@@ -58,6 +66,11 @@ def parse_value(text: str, tp, key: str):
     if isinstance(value, (int, float)) and _accepts_str(tp) and not _accepts_number(tp):
         value = raw  # e.g. data.split=2017 keeps the text
     return coerce(value, tp, key)
+
+
+def _unquoted(text: str) -> str:
+    """``text`` without its quoted parts (so that '0x1' in a string is not a number)."""
+    return re.sub(r"'[^']*'|\"[^\"]*\"", "''", text)
 
 
 def _args(tp) -> tuple:
