@@ -96,6 +96,7 @@ def analyze(
     modes = {m: m.training for m in model.modules()}
     model.eval()
     try:
+        run.attach()
         with torch.no_grad():
             run.first_pass(batches)
             if not one_pass:
@@ -171,8 +172,13 @@ class _Run:
     def _active_taps(self) -> list[Tap]:
         return self.taps + ([self.clf_tap] if self.clf_tap is not None else [])
 
-    def remove_hooks(self) -> None:
+    def attach(self) -> None:
         for t in self.taps + list(self.cand_taps.values()):
+            t.attach()
+        self.order.attach()
+
+    def remove_hooks(self) -> None:
+        for t in self._active_taps() + list(self.cand_taps.values()):
             t.remove()
         self.order.remove()
 
@@ -186,7 +192,7 @@ class _Run:
             self._y, self._keep = self._labels(y)
         else:
             self._first_y = y
-        for t in self.taps + list(self.cand_taps.values()):
+        for t in self._active_taps() + list(self.cand_taps.values()):
             t.reset()
         call_model(self.model, to_device(x, self.device))
         for t in self._active_taps():

@@ -107,10 +107,14 @@ class Tap:
         self.sink: Callable | None = None
         self.value = self.raw = None
         self.calls = 0
+        self.handle = None
+
+    def attach(self) -> Tap:
         if self.where == "output":
-            self.handle = module.register_forward_hook(self._on_output)
+            self.handle = self.module.register_forward_hook(self._on_output)
         else:
-            self.handle = module.register_forward_pre_hook(self._on_input)
+            self.handle = self.module.register_forward_pre_hook(self._on_input)
+        return self
 
     def _on_output(self, module, args, out):
         self._take(out)
@@ -136,7 +140,9 @@ class Tap:
         self.calls = 0
 
     def remove(self) -> None:
-        self.handle.remove()
+        if self.handle is not None:
+            self.handle.remove()
+            self.handle = None
         self.value = self.raw = self.sink = None
 
     def check_called(self) -> None:
@@ -173,7 +179,11 @@ class CallOrder:
 
     def __init__(self, modules: Mapping[str, nn.Module]):
         self.order: list[str] = []
-        self.handles = [m.register_forward_pre_hook(self._hook(n)) for n, m in modules.items()]
+        self.modules = modules
+        self.handles = []
+
+    def attach(self) -> None:
+        self.handles = [m.register_forward_pre_hook(self._hook(n)) for n, m in self.modules.items()]
 
     def _hook(self, name: str) -> Callable:
         def hook(module, args):
@@ -184,3 +194,4 @@ class CallOrder:
     def remove(self) -> None:
         for h in self.handles:
             h.remove()
+        self.handles = []
