@@ -14,6 +14,8 @@ ALLOWED = {
     "data": set(),
     "models": set(),
     "train": {"data", "models", "metrics"},
+    "analysis": {"metrics"},
+    "integrations": {"analysis", "metrics", "store"},
     "experiments": {"train", "theory", "data", "models", "metrics"},
     "store": {"experiments", "metrics"},
     "report": {"experiments", "store", "metrics", "theory"},
