@@ -436,7 +436,12 @@ def cmd_report(args) -> int:
         rows = store.runs(where=f"run_id = '{target}'") if "'" not in target else []
         if rows and not _is_experiment(target):
             exp_id, scales = rows[0]["experiment"], [rows[0]["scale"]]
-    exp = _get(exp_id)
+    if not _is_experiment(exp_id) and store.root.is_dir() and store.runs(exp_id):
+        from nclab.integrations.monitor import records_experiment  # a Monitor's own runs
+
+        exp = records_experiment(store, exp_id)
+    else:
+        exp = _get(exp_id)
     written = []
     for leaf in exp.leaves():
         found = scales or ([args.scale] if args.scale else
