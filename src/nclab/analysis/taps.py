@@ -87,8 +87,8 @@ def as_features(t: torch.Tensor, pool, name: str) -> torch.Tensor:
         return out
     if pool == "flatten":
         return t.reshape(t.shape[0], -1)
-    if pool == "avg":
-        return t.mean(dim=tuple(range(2, t.ndim)), dtype=torch.float64)
+    if pool == "avg":  # float32 accumulation at least (the statistics are float64)
+        return t.mean(dim=tuple(range(2, t.ndim)), dtype=torch.promote_types(t.dtype, torch.float32))
     return t.reshape(-1, t.shape[-1])  # tokens
 
 
