@@ -326,3 +326,25 @@ def test_import_nclab_is_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     assert callable(nclab.analyze)
+
+
+def test_tuple_output_element_and_bf16_features():
+    torch.manual_seed(7)
+    model = Tx().eval()
+    ids, y = _tokens(n=8)
+    # MultiheadAttention returns (output, weights): take element 0, mean over tokens
+    rep = nclab.analyze(model, (ids, y), ["enc.layers.0.self_attn"], capture="output:0",
+                        pool=lambda t: t.mean(1), weights=None)
+    with torch.no_grad():
+        e = model.emb(ids)
+        a = model.enc.layers[0].self_attn(e, e, e, need_weights=False)[0].mean(1)
+    row = {r["layer"]: r for r in rep.rows}["enc.layers.0.self_attn"]
+    assert row["nc1_trace"] == pytest.approx(m.nc1_trace(a, y), rel=1e-4)
+    # a bf16 model: features arrive in bf16, statistics are float64
+    cnn = CNN().eval()
+    X, yi = _images(n=10, seed=7)
+    ref = {r["layer"]: r for r in nclab.analyze(cnn, (X, yi), ["stem", "act"], pool="avg").rows}
+    low = nclab.analyze(cnn.to(torch.bfloat16), (X.to(torch.bfloat16), yi), ["stem", "act"], pool="avg")
+    for r in low.rows:
+        if r["kind"] == "features":
+            assert r["nc1_trace"] == pytest.approx(ref[r["layer"]]["nc1_trace"], rel=0.05)
