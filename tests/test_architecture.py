@@ -15,7 +15,7 @@ ALLOWED = {
     "models": set(),
     "train": {"data", "models", "metrics"},
     "analysis": {"metrics"},
-    "integrations": {"analysis", "metrics", "store"},
+    "integrations": {"analysis", "metrics", "store", "experiments"},
     "experiments": {"train", "theory", "data", "models", "metrics"},
     "store": {"experiments", "metrics"},
     "report": {"experiments", "store", "metrics", "theory"},
