@@ -114,6 +114,7 @@ def test_cnn_equals_features_collected_by_hand():
     assert rep.info["classifier"] == "head" and rep.info["classifier_row"] == "act"
     assert rep.info["weights"] == ["fc1", "head"] and rep.info["passes"] == 2
     assert rep.info["layers"]["stem"]["pool"] == "avg" and rep.info["N"]["stem"] == len(y)
+    assert rep.info["layers"]["stem"]["device"] == "cpu"
     assert model.training and not model.block.bn.training and model.drop.training
     assert all(not mod._forward_hooks and not mod._forward_pre_hooks for mod in model.modules())
     assert all(p.grad is None for p in model.parameters())
@@ -348,3 +349,15 @@ def test_tuple_output_element_and_bf16_features():
     for r in low.rows:
         if r["kind"] == "features":
             assert r["nc1_trace"] == pytest.approx(ref[r["layer"]]["nc1_trace"], rel=0.05)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_features_and_statistics_stay_on_the_models_device():
+    torch.manual_seed(8)
+    model = CNN().cuda()
+    X, y = _images(n=10, seed=8)  # CPU batches: moved to the model's device
+    rep = nclab.analyze(model, (X, y), ["stem", "act"], pool="avg")
+    assert all(v["device"].startswith("cuda") for v in rep.info["layers"].values())
+    ref = nclab.analyze(model.cpu(), (X, y), ["stem", "act"], pool="avg")
+    for a, b in zip(rep.rows, ref.rows, strict=True):
+        assert a.get("nc1_trace", 0) == pytest.approx(b.get("nc1_trace", 0), rel=1e-4)

@@ -264,6 +264,7 @@ class _Run:
                     "module": tap.module_name, "type": type(tap.module).__name__,
                     "capture": tap.capture, "shape": [None, *raw.shape[1:]],
                     "pool": pool_name(tap.pool) if raw.ndim > 2 else None, "width": H.shape[1],
+                    "device": str(H.device),  # where its float64 statistics live
                 }
                 stats = ClassStats(self.K, scatter=self.scatter, global_mean=self.global_mean)
                 self.stats[tap.row] = stats.update(H, self._y)
