@@ -543,7 +543,8 @@ def cmd_measure(args) -> int:
                          f"weights (keys: {', '.join(arrays)})")
     try:
         report = layer_report(feats, np.asarray(y).astype(np.int64),
-                              {k: arrays[k] for k in weight_keys} or None)
+                              {k: arrays[k] for k in weight_keys} or None,
+                              classifier_input=args.classifier_input)
     except ValueError as err:
         raise UsageError(str(err)) from None
     if args.json:
@@ -791,6 +792,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", metavar="KEY", help="labels array (default: y, labels, targets)")
     p.add_argument("--weights", action="append", metavar="KEY",
                    help="weight matrix key (repeatable; 'W*' matches a prefix)")
+    p.add_argument("--classifier-input", metavar="KEY",
+                   help="features the last weight (the classifier) reads: NC3/NC4 there")
     p.add_argument("--json", action="store_true")
 
     p = add("analyze", "NC metrics of any network's layers on a dataset",

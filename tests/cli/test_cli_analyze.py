@@ -61,3 +61,20 @@ def test_cli_analyze_errors_exit_2(tmp_path, monkeypatch, capsys):
     assert main(["analyze", "--data", "digits", "--shape", "1", "8", "8", "--layers", "fc",
                  "--model", "user_nets:build", "--pool", "avg"]) == 2
     assert "no module 'fc'" in capsys.readouterr().err
+
+
+def test_cli_measure_classifier_input_is_explicit(tmp_path, capsys):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 10)
+    h1, h2 = rng.normal(size=(30, 8)), rng.normal(size=(30, 8))  # same width: no guessing
+    f = tmp_path / "feats.npz"
+    np.savez(f, y=y, h1=h1, h2=h2, W=rng.normal(size=(3, 8)))
+    assert main(["measure", str(f), "--weights", "W", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert not any("nc3_cos" in r for r in out["rows"])
+    assert "classifier_input" in out["skipped"]["classifier/features/nc3_cos"]
+    assert main(["measure", str(f), "--weights", "W", "--classifier-input", "h1", "--json"]) == 0
+    rows = {r["layer"]: r for r in json.loads(capsys.readouterr().out)["rows"]}
+    assert "nc3_cos" in rows["h1"] and "nc3_cos" not in rows["h2"]
