@@ -16,7 +16,7 @@ ALLOWED = {
     "train": {"data", "models", "metrics"},
     "analysis": {"metrics"},
     "integrations": {"analysis", "metrics", "store", "experiments"},
-    "experiments": {"train", "theory", "data", "models", "metrics"},
+    "experiments": {"train", "theory", "data", "models", "metrics", "analysis"},
     "store": {"experiments", "metrics"},
     "report": {"experiments", "store", "metrics", "theory"},
     "sweep": {"experiments", "store", "train", "data", "models", "metrics", "theory"},
