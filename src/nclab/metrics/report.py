@@ -229,16 +229,6 @@ def layer_report(
         (n, as_matrix(W, f"weights[{n!r}]", ndim=getattr(W, "ndim", 2)))
         for n, W in _as_items(weights or {}, "weights")
     ]
-    Weight rows: w_fro, w_stable_rank, w_rank, w_rel_dist_rank_K, w_balancedness, w_imbalance_op.
-    Metrics undefined on the input are listed in ``report.skipped`` with the reason.
-    """
-    feats = _as_items(features, "features")
-    if not feats:
-        raise ValueError("features is empty")
-    wts = [
-        (n, as_matrix(W, f"weights[{n!r}]", ndim=getattr(W, "ndim", 2)))
-        for n, W in _as_items(weights or {}, "weights")
-    ]
 
     entries = []  # (layer, kind, H)
     given = []  # the features of each entry as passed: their dtype sets the cutoffs
