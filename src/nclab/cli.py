@@ -478,7 +478,12 @@ def cmd_report(args) -> int:
         rows = store.runs(where=f"run_id = '{target}'") if "'" not in target else []
         if rows and not _is_experiment(target):
             exp_id, scales = rows[0]["experiment"], [rows[0]["scale"]]
-    exp = _get(exp_id)
+    if not _is_experiment(exp_id) and store.root.is_dir() and store.runs(exp_id):
+        from nclab.integrations.monitor import records_experiment  # a Monitor's own runs
+
+        exp = records_experiment(store, exp_id)
+    else:
+        exp = _get(exp_id)
     written = []
     for leaf in exp.leaves():
         found = scales or ([args.scale] if args.scale else
@@ -622,7 +627,8 @@ def cmd_measure(args) -> int:
                          f"classifier must be (K, D) = ({K}, {last.shape[0]}), one row per "
                          "class; save its transpose")
     try:
-        report = layer_report(feats, y, {k: arrays[k] for k in weight_keys} or None)
+        report = layer_report(feats, y, {k: arrays[k] for k in weight_keys} or None,
+                              classifier_input=args.classifier_input)
     except ValueError as err:
         raise UsageError(str(err)) from None
     if args.json:
@@ -644,6 +650,67 @@ def cmd_measure(args) -> int:
     if ignored:
         _console().print(f"ignored (not (N, D) features; use --weights for weight matrices): "
                          f"{', '.join(ignored)}")
+    return EXIT_OK
+
+
+# ---- analyze ---------------------------------------------------------------------------------
+def _factory(spec: str):
+    import importlib
+
+    module, sep, attr = spec.partition(":")
+    if not sep or not module or not attr:
+        raise UsageError(f"--model must be 'package.module:factory', got {spec!r}")
+    try:
+        fn = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as err:
+        raise UsageError(f"--model {spec!r}: {err}") from None
+    if not callable(fn):
+        raise UsageError(f"--model {spec!r} is not callable")
+    return fn
+
+
+def cmd_analyze(args) -> int:
+    import torch
+
+    import nclab
+    from nclab.data import load_dataset
+
+    model = _factory(args.model)()
+    if not isinstance(model, torch.nn.Module):
+        raise UsageError(f"--model {args.model} returned a {type(model).__name__}, not an nn.Module")
+    if args.weights:
+        from safetensors.torch import load_file  # no pickle: safe for untrusted files
+
+        try:
+            model.load_state_dict(load_file(args.weights))
+        except (OSError, RuntimeError, ValueError) as err:
+            raise UsageError(f"--weights {args.weights}: {err}") from None
+    try:
+        ds = load_dataset(args.data, split=args.split, n_per_class=args.n_per_class)
+        X = ds.X
+        if args.shape:
+            X = X.reshape(len(X), *args.shape)
+        report = nclab.analyze(model, (X, ds.y), args.layers, pool=args.pool,
+                               capture=args.capture, classifier=args.classifier,
+                               batch_size=args.batch_size, one_pass=args.one_pass)
+    except (ValueError, RuntimeError) as err:
+        raise UsageError(str(err)) from None
+    if args.json:
+        _print_json({"model": args.model, "weights": args.weights, "data": args.data,
+                     "split": args.split, "rows": report.rows, "info": report.info,
+                     "skipped": {"/".join(k): v for k, v in report.skipped.items()}})
+        return EXIT_OK
+    cols = ("nc1_trace", "nc1_pinv", "nc2_etf_gram_dist", "means_rank", "nc3_cos", "nc4_ncc",
+            "w_stable_rank", "w_balancedness")
+    table = Table(title=f"{args.model} on {args.data}/{args.split}: N = {len(ds.y)}, classifier "
+                  f"{report.info['classifier']}", title_justify="left")
+    for c in ("layer", "kind", *cols):
+        table.add_column(c, justify="left" if c in ("layer", "kind") else "right")
+    for row in report.rows:
+        table.add_row(row["layer"], row["kind"], *[_fmt(row[c]) if c in row else "" for c in cols])
+    _console().print(table)
+    for (layer, _kind, metric), why in report.skipped.items():
+        _console().print(f"skipped {layer}/{metric}: {why}", markup=False)
     return EXIT_OK
 
 
@@ -812,6 +879,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", metavar="KEY", help="labels array (default: y, labels, targets)")
     p.add_argument("--weights", action="append", metavar="KEY",
                    help="weight matrix key (repeatable; 'W*' matches a prefix)")
+    p.add_argument("--classifier-input", metavar="KEY",
+                   help="features the last weight (the classifier) reads: NC3/NC4 there")
+    p.add_argument("--json", action="store_true")
+
+    p = add("analyze", "NC metrics of any network's layers on a dataset",
+            cmd_analyze, "nclab.analyze on a model built by FACTORY (a function in an importable "
+            "module), with weights from a safetensors file, over a dataset by name; one row per "
+            "layer (see README, Measure your own network).")
+    p.add_argument("--model", required=True, metavar="PKG.MODULE:FACTORY")
+    p.add_argument("--weights", metavar="FILE.safetensors", help="state dict (default: as built)")
+    p.add_argument("--data", required=True, metavar="NAME", help="fashion-mnist, mnist, cifar10, ...")
+    p.add_argument("--split", default="test")
+    p.add_argument("--n-per-class", type=int, default=None, metavar="N")
+    p.add_argument("--shape", type=int, nargs="+", metavar="DIM",
+                   help="reshape each sample, e.g. --shape 1 28 28 for a CNN")
+    p.add_argument("--layers", nargs="+", required=True, metavar="NAME")
+    p.add_argument("--pool", choices=("avg", "flatten", "tokens"), default=None)
+    p.add_argument("--capture", choices=("output", "input"), default="output")
+    p.add_argument("--classifier", default=None, metavar="NAME", help="default: last nn.Linear")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--one-pass", action="store_true")
     p.add_argument("--json", action="store_true")
 
     p = add("theory", "closed forms of the papers", lambda a: (a.theory_parser.print_help(),

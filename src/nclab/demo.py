@@ -6,7 +6,10 @@
 - ``sukenik2024-fig3-left``: L_SRG / L_DNC for K = C(r, 2) classes from the closed forms;
 - ``jacot2025-fig4``: a 9-layer MLP (digits stand-in for MNIST) with a 4-layer linear head:
   NC1 falls in every layer, NC2 improves layer by layer through the linear head, the linear
-  layers balance (Jacot et al. 2025, Fig 4).
+  layers balance (Jacot et al. 2025, Fig 4);
+- ``papyan2020-fmnist``: a small CNN trained past zero training error on Fashion-MNIST, measured
+  with ``nclab.analyze`` as a user would: NC1-NC4 keep falling in the terminal phase (Papyan,
+  Han, Donoho 2020).
 
 Prints a table per experiment, the paper's claims with PASS / FAIL, and the reports' paths.
 """
@@ -24,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 DEMO = (("sukenik2024-fig2-top", "cpu"), ("sukenik2024-fig3-left", "cpu"),
-        ("jacot2025-fig4", "cpu"))
+        ("jacot2025-fig4", "cpu"), ("papyan2020-fmnist", "cpu"))
 
 
 def _mean(results, metric, layer):
@@ -94,6 +97,28 @@ def _mlp_tables(console, results) -> None:
                   f"{_pm(_mean(results, 'loss', 'model'))}")
 
 
+def _tpt_table(console, results) -> None:
+    """Papyan et al. 2020: the penultimate layer epoch by epoch (first run), via nclab.analyze."""
+    run = results.runs()[0] if results.runs() else None
+    t = Table(title="small CNN on Fashion-MNIST, measured with nclab.analyze (penultimate layer; "
+                    "TPT = training error 0)", title_justify="left")
+    for c in ("epoch", "train err", "test err", "NC1 pinv", "equinorm", "equiangularity",
+              "NC3 duality", "NCC mismatch"):
+        t.add_column(c, justify="right")
+    curves = {m: results.curve(m, layer).get(run) for m, layer in (
+        ("train_error", "model"), ("test_error", "model"), ("nc1_pinv", "act"),
+        ("nc2_equinorm", "act"), ("nc2_equiangularity", "act"), ("nc3_duality", "act"),
+        ("nc4_ncc", "act"))}
+    steps = curves["train_error"][0] if curves["train_error"] is not None else []
+    for step in steps:
+        vals = []
+        for m, c in curves.items():
+            v = dict(zip(*c, strict=True)).get(step, math.nan) if c is not None else math.nan
+            vals.append(f"{1 - v if m == 'nc4_ncc' else v:.4g}")
+        t.add_row(str(int(step)), *vals)
+    console.print(t)
+
+
 def _index(root: Path, reports: list[tuple[str, Path]]) -> Path:
     items = "\n".join(
         f'<li><a href="{html.escape(os.path.relpath(p, root))}">{html.escape(name)}</a></li>'
@@ -134,6 +159,8 @@ def run_demo(root="runs", jobs: int | None = None, console: Console | None = Non
             _dufm_tables(console, results)
         elif exp.id == "sukenik2024-fig3-left":
             _ratio_table(console, results)
+        elif exp.id == "papyan2020-fmnist":
+            _tpt_table(console, results)
         else:
             _mlp_tables(console, results)
         _print_claims(console, exp, evaluate(exp, results))

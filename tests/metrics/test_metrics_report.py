@@ -50,7 +50,7 @@ def _rows(report):
 
 def test_rows_and_keys():
     features, weights, y = _network()
-    rep = m.layer_report(features, y, weights)
+    rep = m.layer_report(features, y, weights, classifier_input="fc2")
     rows = _rows(rep)
     assert set(rows) == {
         ("input", "features"),
@@ -84,7 +84,7 @@ def test_rows_and_keys():
 
 def test_values_equal_standalone_functions():
     features, weights, y = _network(1)
-    rep = m.layer_report(features, y, weights)
+    rep = m.layer_report(features, y, weights, classifier_input="fc2")
     rows = _rows(rep)
     W3 = weights["head"]
     flat = [("input", "features", features["input"])] + [
@@ -170,6 +170,7 @@ def test_features_given_plainly_and_as_list_of_pairs_with_torch():
         [("a", torch.from_numpy(features["input"])), ("b", torch.from_numpy(H))],
         torch.from_numpy(y),
         classifier=torch.from_numpy(W3),
+        classifier_input="b",
     )
     rows = _rows(rep)
     assert set(rows) == {("a", "features"), ("b", "features")}
@@ -232,11 +233,67 @@ def test_conv_kernels_in_weights():
         {"fc2": features["fc2"]["post"]},
         y,
         {"conv": conv, "fc2": weights["fc2"], "head": weights["head"]},
+        classifier_input="fc2",
     )
     rows = _rows(rep)
     assert rows[("conv", "weight")]["w_stable_rank"] == pytest.approx(
         m.stable_rank(conv.reshape(7, -1)), rel=1e-12
     )
     assert "w_balancedness" not in rows[("conv", "weight")]  # a 4-D kernel does not chain
+    assert "not a matrix" in rep.skipped[("conv", "weight", "w_balancedness")]
     assert "w_balancedness" in rows[("fc2", "weight")]
     assert NC34 <= set(rows[("fc2", "features")])
+
+
+def test_classifier_input_is_never_guessed_from_the_width():
+    # Two entries of the classifier's width: the old code took the last one (here the wrong one,
+    # "c"); now NC3/NC4 go where classifier_input says, and nowhere without it (listed as skipped).
+    features, weights, y = _network(10)
+    H, W3 = features["fc2"]["post"], weights["head"]
+    other = np.random.default_rng(1).normal(size=H.shape)
+    rep = m.layer_report({"b": H, "c": other}, y, classifier=W3)
+    assert not any(NC34 & set(r) for r in rep.rows)
+    for metric in NC34:
+        assert "classifier_input" in rep.skipped[("classifier", "features", metric)]
+    rep = m.layer_report({"c": other, "b": H}, y, classifier=W3, classifier_input="b")
+    rows = _rows(rep)
+    assert rows[("b", "features")]["nc3_cos"] == pytest.approx(m.nc3_cos(H, y, W3), rel=1e-10)
+    assert not NC34 & set(rows[("c", "features")])
+    with pytest.raises(ValueError, match="width"):
+        m.layer_report({"x": features["input"]}, y, classifier=W3, classifier_input="x")
+    rep = m.layer_report({"b": H}, y, classifier_input="b")
+    assert "no classifier" in rep.skipped[("b", "features", "nc3_cos")]
+
+
+def test_classifier_bias_enters_nc4():
+    # A bias that moves decisions changes NC4 (argmax W h + b vs the nearest class mean).
+    features, weights, y = _network(11)
+    H, W3 = features["fc2"]["post"], weights["head"]
+    logits = H @ W3.T
+    b = np.zeros(3)
+    b[0] = 4 * np.abs(logits).max()  # class 0 wins everywhere
+    rep = m.layer_report({"h": H}, y, classifier=W3, classifier_input="h", classifier_bias=b)
+    ncc = np.argmin(((H[:, None, :] - m.class_means(H, y)[None]) ** 2).sum(-1), axis=1)
+    assert _rows(rep)[("h", "features")]["nc4_ncc"] == pytest.approx(np.mean(ncc == 0))
+    no_bias = m.layer_report({"h": H}, y, classifier=W3, classifier_input="h")
+    assert _rows(no_bias)[("h", "features")]["nc4_ncc"] == m.nc4_ncc(H, y, W3)
+    with pytest.raises(ValueError, match="classifier_bias"):
+        m.layer_report({"h": H}, y, classifier=W3, classifier_input="h", classifier_bias=b[:2])
+
+
+def test_weight_pairs_that_do_not_chain_are_listed():
+    features, weights, y = _network(12)
+    rep = m.layer_report({"h": features["input"]}, y, {"fc2": weights["fc2"], "fc1": weights["fc1"]})
+    assert "w_balancedness" not in _rows(rep)[("fc2", "weight")]
+    assert "do not chain" in rep.skipped[("fc2", "weight", "w_balancedness")]
+
+
+def test_to_pandas():
+    pd = pytest.importorskip("pandas")
+    features, weights, y = _network(13)
+    rep = m.layer_report(features, y, weights, classifier_input="fc2")
+    df = rep.to_pandas()
+    assert isinstance(df, pd.DataFrame) and len(df) == len(rep.rows)
+    assert list(df.columns[:2]) == ["layer", "kind"]
+    got = df.set_index(["layer", "kind"]).loc[("fc1", "post"), "nc1_trace"]
+    assert got == _rows(rep)[("fc1", "post")]["nc1_trace"]

@@ -4,7 +4,7 @@
   :class:`Measure`, :class:`Results` (the long-records view claims are evaluated on).
 - :mod:`.registry` -- :func:`get` an experiment by id (``sukenik2024-fig2-top``), :func:`ids`,
   :func:`all_experiments`; one module per paper: :mod:`.jacot2025`, :mod:`.zangrando2024`,
-  :mod:`.sukenik2024`, :mod:`.xu2023`.
+  :mod:`.sukenik2024`, :mod:`.xu2023`, :mod:`.papyan2020` (measured through :func:`nclab.analyze`).
 - :mod:`.runner` -- :func:`plan` (grid x seeds -> resolved configs), :func:`run_experiment`
   (train or compute every run into a store, skip finished runs, resume unfinished ones).
 - :mod:`.measures`, :mod:`.checks`, :mod:`.common` -- shared measures (spectra, Gram

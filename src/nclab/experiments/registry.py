@@ -12,7 +12,7 @@ from functools import cache
 
 from .spec import Experiment
 
-PAPERS = ("jacot2025", "zangrando2024", "sukenik2024", "xu2023")
+PAPERS = ("jacot2025", "zangrando2024", "sukenik2024", "xu2023", "papyan2020")
 
 
 class UnknownExperiment(KeyError):
@@ -24,10 +24,10 @@ class UnknownExperiment(KeyError):
 
 @cache
 def _registry() -> dict[str, Experiment]:
-    from . import jacot2025, sukenik2024, xu2023, zangrando2024
+    from . import jacot2025, papyan2020, sukenik2024, xu2023, zangrando2024
 
     out: dict[str, Experiment] = {}
-    for module in (jacot2025, zangrando2024, sukenik2024, xu2023):
+    for module in (jacot2025, zangrando2024, sukenik2024, xu2023, papyan2020):
         for exp in module.EXPERIMENTS:
             for e in (exp, *_descendants(exp)):
                 if e.id in out:

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from nclab.metrics import ClassStats, LayerReport, layer_report, margins
-from nclab.metrics.report import means_rank_metrics, pinv_metrics, try_metric, weight_rows
+from nclab.metrics.report import stats_row, try_metric, weight_rows
 from nclab.models import WeightNormNet
 
 from .batches import TrainSet
@@ -204,23 +204,7 @@ class Probe:
 def _stream_row(report, name, kind, stats: ClassStats, second, W, grams, cfg) -> dict:
     """The metrics of :func:`nclab.metrics.layer_report` for one layer, from streamed
     statistics (same names)."""
-    row = {"layer": name, "kind": kind}
-    for metric in ("nc1_trace", "trace_sigma_w", "cdnv", "nc2_cond"):
-        try_metric(report, row, kind, metric, getattr(stats, metric))
-    try_metric(report, row, kind, "nc2_cond_K", lambda: stats.nc2_cond(nonzero=False))
-    means_rank_metrics(report, row, kind, stats, cfg.rank_rtol)
-    try:
-        etf = stats.nc2_etf()
-        row.update({f"nc2_{k}": v for k, v in etf.items() if k != "cos_std_over_mean"})
-    except ValueError as err:
-        report.skipped[(name, kind, "nc2_etf")] = str(err)
-    if second is not None:
-        pinv_metrics(report, row, kind, second)
-        if W is not None:
-            try_metric(report, row, kind, "nc4_ncc", second.nc4_ncc)
-    if W is not None:
-        try_metric(report, row, kind, "nc3_cos", lambda: stats.nc3_cos(W))
-        try_metric(report, row, kind, "nc3_duality", lambda: stats.nc3_duality(W))
+    row = stats_row(report, name, kind, stats, second, W, rank_rtol=cfg.rank_rtol)
     if grams is not None:
         try_metric(report, row, kind, "negativity", lambda: _gram_negativity(*grams))
     return row
