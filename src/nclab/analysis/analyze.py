@@ -350,9 +350,10 @@ class _Run:
         for batch in batches:
             self._forward(batch)
         for row, sec in self.second.items():
-            if sec.N != self.stats[row].N:
+            if sec.N + sec.skipped != self.stats[row].N:
                 raise ValueError(
-                    f"data gave {self.stats[row].N} samples in the first pass and {sec.N} in the "
+                    f"data gave {self.stats[row].N} samples in the first pass and "
+                    f"{sec.N + sec.skipped} in the "
                     "second: analyze needs the same data twice (a re-iterable, no random "
                     "augmentation or dropped batches); or pass one_pass=True"
                 )

@@ -503,6 +503,7 @@ class ResidualPass:
                     raise ValueError(f"b must have shape ({self.K},), got {tuple(b.shape)}")
                 self._bias = b
         self.N = 0
+        self.skipped = 0  # samples of classes excluded by min_count
         self._proj_sq = torch.zeros_like(self._s)  # sum_i (v_j . r_i)^2 per direction j
         self._agree = 0
 
@@ -512,6 +513,7 @@ class ResidualPass:
         if not bool(keep.all()):
             if not bool(self._seen[y].all()):
                 raise ValueError("y_batch contains a class that was empty in the first pass")
+            self.skipped += int((~keep).sum())
             X, y = X[keep], y[keep]  # classes excluded by min_count
             R = R[: X.shape[0]]
         self.N += X.shape[0]
@@ -538,6 +540,7 @@ class ResidualPass:
             raise ValueError("can only merge a ResidualPass built from the same first pass "
                              "(equal class counts and means)")
         self.N += other.N
+        self.skipped += other.skipped
         self._counts += other._counts.to(self.device)
         self._resid_sum += other._resid_sum.to(self.device)
         self._proj_sq += other._proj_sq
