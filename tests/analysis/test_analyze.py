@@ -45,7 +45,7 @@ class CNN(nn.Module):
         s = self.stem(x)
         b = self.block(s)
         z = self.fc1(self.flat(self.pool(b)))
-        stem = s.mean((2, 3), dtype=torch.float64)
+        stem = s.mean((2, 3))  # float32 like analyze's avg pool: the cutoffs follow it
         return {"stem": stem, "block": b.flatten(1), "fc1": z, "act": torch.relu(z)}
 
 
