@@ -19,11 +19,12 @@ defined. It only uses ``ClassStats(K).update`` and ``nc1_trace``, so it also run
 trees (``PYTHONPATH=<old tree>/src``) for the "before" numbers.
 
 Side by side with rhubarbwu/neural-collapse (Wu & Papyan's tool; not a dependency, not on PyPI,
-so not run by this script): ``pip install git+https://github.com/rhubarbwu/neural-collapse``,
-then feed the same generated batches to its ``neural_collapse.accumulate.MeanAccumulator`` /
-``VarNormAccumulator`` (pass 1 and 2) and call ``neural_collapse.measure.variability_cdnv`` on
-the means and variances; at K = 8 192 and above its CDNV materialises the K x K x D difference
-tensor and runs out of memory (issue 16).
+so not run by this script; this machine reaches only package registries): on a machine with
+network access, ``pip install git+https://github.com/rhubarbwu/neural-collapse``, feed the same
+batches (``zipf_labels`` and ``batches`` below, same seeds) to its mean and variance accumulators
+(its passes 1 and 2) and time its CDNV on the resulting means and variances in the same process;
+issue 16 reports that from K = 8 192 on its CDNV materialises the K x K x D difference tensor and
+runs out of memory.
 
 Usage: OMP_NUM_THREADS=2 python benchmarks/bench_vocab.py [--threads 2] [--table] [--N 1048576]
 """

@@ -194,10 +194,11 @@ def test_layer_report_min_count_rows_and_excluded_ids():
     W = rng.normal(size=(K, D))
     counts = np.bincount(y, minlength=K)
     keep = counts[y] >= 2
-    strict = m.layer_report({"h": H}, y, K=K, classifier=W)
+    kw = {"K": K, "classifier": W, "classifier_input": "h"}
+    strict = m.layer_report({"h": H}, y, **kw)
     assert ("h", "features", "nc1_trace") in strict.skipped
-    rep = m.layer_report({"h": H}, y, K=K, classifier=W, min_count=2)
-    want = m.layer_report({"h": H[keep]}, y[keep], K=K, classifier=W)
+    rep = m.layer_report({"h": H}, y, min_count=2, **kw)
+    want = m.layer_report({"h": H[keep]}, y[keep], **kw)
     row, ref = rep.rows[0], want.rows[0]
     assert not rep.skipped
     assert rep.excluded_classes == tuple(np.flatnonzero(counts == 1).tolist())
