@@ -33,8 +33,9 @@ from .nc2 import class_means, gram, nc2_cond, nc2_etf
 from .nc3 import nc3_cos, nc3_duality, nc4_ncc
 from .norms import margin_values, margins, product_norm
 from .report import LayerReport, layer_report
+from .second_pass import ResidualPass
 from .spectral import energy_rank, numerical_rank, rel_dist_to_rank, singular_values, stable_rank
-from .streaming import ClassStats, ResidualPass
+from .streaming import ClassStats
 
 __all__ = [
     "ClassStats",

@@ -96,7 +96,7 @@ def stats_row(
     rank_rtol: float = 1e-3, no_second: str = "",
 ) -> dict:
     """The feature metrics of one layer from its first-pass :class:`ClassStats` and, when given,
-    its fed :class:`~nclab.metrics.streaming.ResidualPass` ``second`` (``nc1_pinv``, and
+    its fed :class:`~nclab.metrics.second_pass.ResidualPass` ``second`` (``nc1_pinv``, and
     ``nc4_ncc`` when it was built with the classifier). ``W``: the classifier (K, D) consuming
     these features (NC3), or None. ``no_second``: why there is no second pass (recorded in
     ``report.skipped`` for ``nc1_pinv``/``nc4_ncc`` unless ``stats`` kept the scatter).
