@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import checks as C
+from . import preconditions as P
 from .common import CPU, SMOKE, config, curve, p3_names, scales, vs_param
 from .measures import classifier_etf, margin_samples, rho_bound
 from .spec import Claim, Experiment, Panel, Scale
@@ -56,6 +57,11 @@ def _inv_rho(v):
     return 1.0 / v
 
 
+# the norm-based bounds, ρ's equilibrium and the collapse of the margins are statements about
+# trained networks: training error ≈ 0 (at most 1 %, a few samples of the CPU sets) in every run
+_TRAINED = P.interpolates(0.01)
+
+
 # ---- Fig 3: dynamics of ρ, loss and test error -------------------------------------------------
 def _rho_smaller_with_wd(results):
     parts, ok = [], True
@@ -89,6 +95,13 @@ def _rho_at_equilibrium(results):
         "< 1e-2 in every run with λ > 0 (eq (7))"
 
 
+# "ρ depends less on the initialisation with λ > 0" is a statement about the equilibrium of
+# eq (7): before it, ρ has only been shrunk by the weight-decay factor from its initial value
+_AT_EQUILIBRIUM = P.requirement(
+    "the λ > 0 runs reached the equilibrium ρ_eq of eq (7) (|ρ - ρ_eq| / ρ_eq < 1e-2)",
+    lambda res: _rho_at_equilibrium(res)[:2])
+
+
 FIG3 = Experiment(
     id=f"{PAPER}-fig3", paper=PAPER, figure="Fig 3",
     title="dynamics of ρ, training loss and test error, with and without weight decay",
@@ -108,9 +121,11 @@ FIG3 = Experiment(
     ),
     claims=(
         Claim("weight decay gives a smaller ρ: final ρ with λ = 1e-3 below λ = 0 at every init",
-              C.custom(_rho_smaller_with_wd), source=f"{SRC} §3.3, Fig 3"),
+              C.custom(_rho_smaller_with_wd), source=f"{SRC} §3.3, Fig 3",
+              requires=(_TRAINED,)),
         Claim("with λ > 0 the final ρ depends less on the initialisation",
-              C.custom(_less_init_dependence), source=f"{SRC} §3.3, Fig 3"),
+              C.custom(_less_init_dependence), source=f"{SRC} §3.3, Fig 3",
+              requires=(_TRAINED, _AT_EQUILIBRIUM)),
         Claim("ρ reaches the equilibrium ρ_eq = μ / (M + λ) of eq (7) (λ > 0)",
               C.custom(_rho_at_equilibrium), source=f"{SRC} eq (7), Fig 3"),
         Claim("the training loss decreases", C.decreases("loss", ("model",)),
@@ -217,11 +232,12 @@ FIG5 = Experiment(
         _fig5_part("left", 0.001, [0.9, 1.0, 1.2, 1.3], [0.5, 0.9, 1.3, 1.7],
                    Claim("with weight decay, 1/ρ and the mean test accuracy are anti-correlated "
                          "across init scales (negative regression slope)",
-                         C.custom(_slope_negative), source=f"{SRC} Fig 5 caption")),
+                         C.custom(_slope_negative), source=f"{SRC} Fig 5 caption",
+                         requires=(_TRAINED,))),
         _fig5_part("right", 0.0, [0.8, 0.9, 1.0, 1.3, 1.5], [0.5, 0.9, 1.3, 1.7],
                    Claim("without weight decay there is no significant linear relation between "
                          "1/ρ and the test accuracy", C.custom(_insignificant),
-                         source=f"{SRC} Fig 5 caption")),
+                         source=f"{SRC} Fig 5 caption", requires=(_TRAINED,))),
     ),
     source=f"{SRC} §3.4, Fig 5",
 )
@@ -273,14 +289,14 @@ FIG6 = _bound_vs_n(
     (
         Claim("the generalisation gap decreases with N",
               C.trend("gen_gap", "model", "data.n_per_class", "decreasing"),
-              source=f"{SRC} §4, Fig 6(b)"),
+              source=f"{SRC} §4, Fig 6(b)", requires=(_TRAINED,)),
         Claim("the bound (16) is vacuous, but only by about an order of magnitude",
-              C.custom(_vacuous_by_order), scales=("paper",),
+              C.custom(_vacuous_by_order), scales=("paper",), requires=(_TRAINED,),
                   why="the bound's size depends on the paper's network and N",
                   source=f"{SRC} Fig 6"),
         Claim("the bound decreases with N (∝ ρ/√N)",
               C.trend("bound", "model", "data.n_per_class", "decreasing"),
-              source=f"{SRC} Fig 6(c)"),
+              source=f"{SRC} Fig 6(c)", requires=(_TRAINED,)),
     ),
 )
 
@@ -297,10 +313,10 @@ FIG7 = _bound_vs_n(
     (
         Claim("the generalisation gap decreases with N",
               C.trend("gen_gap", "model", "data.n_per_class", "decreasing"),
-              source=f"{SRC} §4, Fig 7(b)"),
+              source=f"{SRC} §4, Fig 7(b)", requires=(_TRAINED,)),
         Claim("the bound decreases with N (∝ ρ/√N)",
               C.trend("bound", "model", "data.n_per_class", "decreasing"),
-              source=f"{SRC} Fig 7(c)"),
+              source=f"{SRC} Fig 7(c)", requires=(_TRAINED,)),
     ),
 )
 
@@ -343,6 +359,7 @@ FIG8 = Experiment(
               C.custom(_narrows), source=f"{SRC} §5, Fig 8"),
     ),
     measures=(margin_samples(at=(0.01, 0.1, 0.3, 1.0), tag_step=True),),
+    requires=(_TRAINED,),
     description="Per-sample normalised margins y_n f_V(x_n) at four points of training.",
     source=f"{SRC} §5, Fig 8; experiments.md C.4",
 )
@@ -379,6 +396,7 @@ FIG9 = Experiment(
     ),
     measures=(classifier_etf(at=tuple(float(a) for a in np.round(np.geomspace(1e-3, 1, 15),
                                                                    6))),),
+    requires=(_TRAINED,),
     description="Two outputs trained on the centred labels ẽ_c (§5.2) so that the classifier "
                 "has one row per class; NC metrics of the classifier's input (centred means, "
                 "Part A #11, #15). Equiangularity is trivial for two classes (one pair).",
@@ -442,6 +460,7 @@ FIG10 = Experiment(
                   source=f"{SRC} Fig 10 caption"),
     ),
     measures=(margin_samples(),),
+    requires=(_TRAINED,),
     description="Final per-sample margins for λ in {1e-3, 0} and init scales 0.8-1.5.",
     source=f"{SRC} Fig 10; experiments.md C.4",
 )

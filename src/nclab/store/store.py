@@ -192,7 +192,8 @@ class Store:
         return rows
 
     def results(self, experiment: str, scale: str) -> Results:
-        """The records of the finished runs of one experiment at one scale (possibly none)."""
+        """The records of the finished runs of one experiment at one scale (possibly none), with
+        every run's status and trainer summary (:attr:`Results.run_info`)."""
         check_name(experiment, "experiment")
         _check_scale(scale)
         con = self.connect()
@@ -204,6 +205,9 @@ class Store:
                 ORDER BY m.run_id, m.step, m.layer, m.metric""",
                 [experiment, scale],
             ).fetchnumpy()
+            # every run's status and trainer summary (claims never score a diverged run)
+            info = con.execute("SELECT run_id, status, summary FROM runs WHERE experiment = ? "
+                               "AND scale = ?", [experiment, scale]).fetchall()
         finally:
             con.close()
         decoded = {p: json.loads(p) for p in set(cols["params"].tolist())}
@@ -211,7 +215,9 @@ class Store:
         lists = {k: cols[k].tolist() for k in RECORD_COLUMNS}
         lists["params"] = [decoded[p] for p in lists["params"]]
         rows = [{k: lists[k][i] for k in RECORD_COLUMNS} for i in range(n)]
-        return Results(experiment, scale, rows)
+        runs = {rid: {"status": status, "summary": json.loads(summary) if summary else {}}
+                for rid, status, summary in info}
+        return Results(experiment, scale, rows, runs=runs)
 
 
 @dataclass
