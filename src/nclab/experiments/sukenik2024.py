@@ -666,6 +666,16 @@ FIG5 = Experiment(
 )
 
 
+_K15_NOTE = (
+    ". The papers give no n for K = 15 ([choice]: n = 50 as Fig 2). At n = 50 GD fits one "
+    "class from this initialisation (loss 0.488 ≈ 14/30 unfit, ranks 1, every seed; H1 std 2 "
+    "or 3: the same or divergence at lr 0.5, measured); a smaller n escapes the trap. "
+    "Measured on Fig 8's 4-DUFM (λ = 0.004, 40k steps, one seed): n = 10 ends at loss 0.1861 "
+    "with every class learned (L_DNC 0.2329, L_SRG 0.1819 for n = 10), n = 5 at 0.1713 "
+    "(L_DNC 0.2033); n = 10 is kept, the closest to the paper's. The references come from "
+    "nclab.theory for each run's own n and λ")
+
+
 def _three_dominant(results):
     s = {}
     for i in range(4):
@@ -682,8 +692,8 @@ FIG6 = Experiment(
     base=dufm(15, 7, lam=0.0025, steps=200_000), layer_names=p2_names,
     scales=scales(
         paper=Scale(seeds=1, est_cpu_minutes=10, note="200k GD steps at lr 0.5 (paper)"),
-        cpu=Scale(seeds=1, overrides=(*CPU, "optim.steps=100000"), est_cpu_minutes=5,
-                  note="100k steps"),
+        cpu=Scale(seeds=1, overrides=(*CPU, "optim.steps=100000", "data.n_per_class=10"),
+                  est_cpu_minutes=2.5, note="100k steps, n = 10" + _K15_NOTE),
         smoke=Scale(seeds=1, overrides=(*SMOKE, "optim.steps=200")),
     ),
     panels=(
@@ -712,9 +722,10 @@ FIG6 = Experiment(
 )
 
 
-def _srg_like(K: int, fig: str, srg_value: float, cpu_steps: int,
-              cpu_minutes: float) -> Experiment:
+def _srg_like(K: int, fig: str, cpu_steps: int, cpu_minutes: float, cpu_n: int = 50,
+              cpu_note: str = "") -> Experiment:
     r = int(round((1 + math.sqrt(1 + 8 * K)) / 2))
+    srg_value = round(srg_loss(r, 4, LAM, LAM, n=50), 5)  # the paper's n = 50
     return Experiment(
         id=f"{PAPER}-{fig}", paper=PAPER, figure=fig.replace("fig", "Fig "),
         title=f"4-DUFM, K = {K}: SRG-like solution slightly below L_SRG",
@@ -722,9 +733,10 @@ def _srg_like(K: int, fig: str, srg_value: float, cpu_steps: int,
         scales=scales(
             paper=Scale(seeds=5, est_cpu_minutes=10 if K == 6 else 20,
                         note="hyper-parameters as Fig 2 top ([choice]); 100k steps"),
-            cpu=Scale(seeds=3, overrides=(*CPU, f"optim.steps={cpu_steps}"),
+            cpu=Scale(seeds=3, overrides=(*CPU, f"optim.steps={cpu_steps}",
+                                          f"data.n_per_class={cpu_n}"),
                       est_cpu_minutes=cpu_minutes,
-                      note=f"3 runs, {cpu_steps // 1000}k steps"),
+                      note=f"3 runs, {cpu_steps // 1000}k steps, n = {cpu_n}" + cpu_note),
             smoke=Scale(seeds=1, overrides=(*SMOKE, "optim.steps=200")),
         ),
         panels=(
@@ -734,14 +746,15 @@ def _srg_like(K: int, fig: str, srg_value: float, cpu_steps: int,
             spectrum("singular values of H_3", ("H3",)),
             Panel("loss and its fit / regularisation parts", "curve", "objective",
                   layers=("loss", "fit", "reg"), logx=True, logy=True,
-                  reference=(("L_SRG", srg_value),)),
+                  reference=(("L_SRG (n = 50)", srg_value),)),
         ),
         claims=(
             Claim(f"SRG-like intermediate layers: the class means of H̃_3 have rank r = {r} "
                   "in some run", C.custom(lambda res: _some_rank(res, "H~3", r)),
                   source=f"{SRC} App. B.1, Fig {fig[3:]}", requires=_REGIME),
-            Claim(f"the loss of the solution found is slightly below L_SRG = {srg_value} (SRG "
-                  "is not globally optimal): the best run's final loss < L_SRG",
+            Claim(f"the loss of the solution found is slightly below L_SRG ({srg_value} at "
+                  "n = 50; each run's own from nclab.theory) (SRG is not globally optimal): the "
+                  "best run's final loss < L_SRG",
                   C.custom(_best_below_srg), source=f"{SRC} App. B.1"),
             Claim("the final loss is below L_DNC (mean over runs)",
                   C.compare("loss", "model", "<", "ref/dnc_loss"), source=f"{SRC} §6.1"),
@@ -767,11 +780,11 @@ def _best_below_srg(results):
 
 
 # K = 6 at 40k steps: ranks 5-6 and best loss 0.12697 > L_SRG (measured); at the [choice] 100k
-# of the paper's protocol, rank 4 and 0.12173 < L_SRG. K = 15 falls into the rank-1 solution
-# (loss 0.488) from this initialisation whatever the step count (H1 std 2 or 3: the same or
-# divergence at lr 0.5, measured), so it keeps 40k steps.
-FIG7 = _srg_like(6, "fig7", 0.12507, 100_000, 1.6)
-FIG8 = _srg_like(15, "fig8", 0.24838, 40_000, 1.4)
+# of the paper's protocol, rank 4 and 0.12173 < L_SRG.
+FIG7 = _srg_like(6, "fig7", 100_000, 1.6)
+# Fig 8 at n = 10: a GD step costs half that at n = 50 (process time, measured), so 3 x 100k
+# steps ≈ 2.5 x 0.5 x the 103 s of 3 x 40k at n = 50
+FIG8 = _srg_like(15, "fig8", 100_000, 2.2, cpu_n=10, cpu_note=_K15_NOTE)
 
 
 # ---- Figs 9, 10: average rank vs hyper-parameters end to end ------------------------------------
