@@ -693,7 +693,11 @@ FIG6 = Experiment(
     scales=scales(
         paper=Scale(seeds=1, est_cpu_minutes=10, note="200k GD steps at lr 0.5 (paper)"),
         cpu=Scale(seeds=1, overrides=(*CPU, "optim.steps=100000", "data.n_per_class=10"),
-                  est_cpu_minutes=2.5, note="100k steps, n = 10" + _K15_NOTE),
+                  est_cpu_minutes=2.5, note="100k steps, n = 10" + _K15_NOTE + (
+                      ". Measured here (n = 10, 100k steps): loss 0.1132 < L_DNC 0.1987 (and "
+                      "< L_SRG 0.1211) with every class learned; ranks of M̃_2, M_2 5 (not 3), "
+                      "negativity of H̃_6 0.0035, s_4/s_3 of M_6 0.96 (at n = 50: loss 0.483, "
+                      "rank 1)")),
         smoke=Scale(seeds=1, overrides=(*SMOKE, "optim.steps=200")),
     ),
     panels=(
