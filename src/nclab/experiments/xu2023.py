@@ -206,7 +206,12 @@ def _fig5_part(side: str, lam: float, inits, cpu_inits, claim: Claim) -> Experim
                       est_cpu_minutes=0.5,
                       note=_cpu_note("3 seeds per init; digits 3 vs 8, 20 per class: on 1 vs "
                                      "2 every run reaches 100 % test accuracy and the "
-                                     "regression is degenerate (measured)")),
+                                     "regression is degenerate (measured); inits 0.7, 0.9, "
+                                     "1.3, 1.7: at 0.5 two of three runs leave one of the 40 "
+                                     "samples misfit (training error 0.025, measured), outside "
+                                     "the interpolation regime of the claims; with 0.7 every "
+                                     "run fits (measured: λ = 1e-3 slope +0.16, p 0.19; "
+                                     "λ = 0 slope +0.19, p 0.19)")),
             smoke=Scale(grid={"model.init_scale": cpu_inits[:2]}, seeds=1, overrides=_SMOKE),
         ),
         panels=(vs_param("1/ρ vs init scale", "rho_inv", "model.init_scale"),
@@ -234,12 +239,12 @@ def _insignificant(results):
 FIG5 = Experiment(
     id=f"{PAPER}-fig5", paper=PAPER, figure="Fig 5", title="1/ρ vs test accuracy",
     base=None, scales={}, parts=(
-        _fig5_part("left", 0.001, [0.9, 1.0, 1.2, 1.3], [0.5, 0.9, 1.3, 1.7],
+        _fig5_part("left", 0.001, [0.9, 1.0, 1.2, 1.3], [0.7, 0.9, 1.3, 1.7],
                    Claim("with weight decay, 1/ρ and the mean test accuracy are anti-correlated "
                          "across init scales (negative regression slope)",
                          C.custom(_slope_negative), source=f"{SRC} Fig 5 caption",
                          requires=(_TRAINED,))),
-        _fig5_part("right", 0.0, [0.8, 0.9, 1.0, 1.3, 1.5], [0.5, 0.9, 1.3, 1.7],
+        _fig5_part("right", 0.0, [0.8, 0.9, 1.0, 1.3, 1.5], [0.7, 0.9, 1.3, 1.7],
                    Claim("without weight decay there is no significant linear relation between "
                          "1/ρ and the test accuracy", C.custom(_insignificant),
                          source=f"{SRC} Fig 5 caption", requires=(_TRAINED,))),
