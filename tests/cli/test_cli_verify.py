@@ -74,6 +74,19 @@ def test_verify_trains_vectorised_groups_and_maps_crashed_checks_to_error(tmp_pa
     assert exit_code([check]) == 1
 
 
+def test_a_diverged_run_is_never_scored(tmp_path):
+    from nclab.experiments.runner import replace_scale
+
+    exp = registry.get("sukenik2024-fig2-top")
+    exp = replace_scale(exp, "smoke", overrides=(*exp.scales["smoke"].overrides, "optim.lr=1e6"))
+    always = C.custom(lambda res: (True, "measured", "threshold"))
+    exp = dataclasses.replace(exp, claims=(Claim("always true", always, scales=("smoke",)),))
+    check = check_experiment(exp, Store(tmp_path), "smoke", report=False)
+    (claim,) = check.claims
+    assert claim.status == "NOT-RUN" and claim.reason == "diverged runs are not scored"
+    assert "diverged at step" in claim.measured
+
+
 def test_verify_without_runs_is_not_run_and_passes(tmp_path, capsys):
     code = main(["verify", "jacot2025-fig4", "--scale", "smoke", "--out", str(tmp_path),
                  "--no-run", "--json", "--quiet"])

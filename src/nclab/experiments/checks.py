@@ -13,13 +13,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .spec import ClaimOutcome, Results
+from .spec import ClaimOutcome, Missing, Results
 
 Check = Callable[[Results], ClaimOutcome]
-
-
-class Missing(LookupError):
-    """The results lack what a check needs (becomes NOT-RUN)."""
 
 
 def fmt(x) -> str:

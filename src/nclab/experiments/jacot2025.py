@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import checks as C
+from . import preconditions as P
 from .common import (
     CPU,
     SMOKE,
@@ -29,7 +30,7 @@ from .common import (
     scales,
     vs_param,
 )
-from .measures import head_io, means_gram, nonlinear_head_stats, theorem31
+from .measures import class_fit, head_io, means_gram, nonlinear_head_stats, theorem31
 from .spec import Claim, Experiment, Scale
 
 PAPER = "jacot2025"
@@ -38,6 +39,11 @@ SRC = "000"
 _CPU_DATA = ("data.name=digits", "data.n_per_class=20", "data.standardize=true",
              "model.init=lecun_normal", "model.init_scale=1.2", "optim.name=gd",
              "optim.lr=0.05", "optim.epochs=none", "optim.batch_size=none", "dtype=float32")
+
+
+# collapse, balancedness and the use of the ReLU are properties of a network that learned every
+# class (the regime of Theorems 3.1 and 4.x: a small fit error)
+_COLLAPSE = (P.every_class_learned(),)
 
 
 def _mlp(data: str, n_nonlinear: int, n_linear: int, width: int, wd: float, lr: float,
@@ -186,7 +192,9 @@ def _nc_training(fig: str, *, n_linear: int, paper_base, paper_note: str, seeds:
                   "run where the bound's preconditions hold", C.custom(_thm31_holds),
                   source=f"{SRC} Thm 3.1 / B.1 eq (18)"),
         ),
-        measures=(means_gram(gram_layers, normalize=True, metric="means_cos"), theorem31()),
+        measures=(means_gram(gram_layers, normalize=True, metric="means_cos"), theorem31(),
+                  class_fit()),
+        requires=_COLLAPSE,
         description=description + " Layers in the paper's indexing from the backbone output: "
                     "Z0 = backbone output, Z~l / Zl = pre/post-activation of head layer l, "
                     "W_l its weight (balancedness of (W_l, W_l+1) recorded on W_l).",
@@ -284,7 +292,8 @@ def _depth(fig: str, part: str, *, paper_base, depths, cpu_relu: int, seeds: int
                   "of the mean NC1 in the last layer is smaller than that of NC2",
                   C.custom(_nc1_flat), source=f"{SRC} §6, {figure}"),
         ),
-        measures=(head_io(),),
+        measures=(head_io(), class_fit()),
+        requires=_COLLAPSE,
         description=description + " Layers Z_L1 (input of the linear head) and Z_L-1 (input "
                     "of the last layer) are named independently of the depth; the points pool "
                     "both weight decays as in the paper.",
@@ -391,7 +400,8 @@ FIG3 = Experiment(
               "at least the mean negativity of the nonlinear head layers",
               C.custom(_last_negative), source=f"{SRC} §6"),
     ),
-    measures=(nonlinear_head_stats(),),
+    measures=(nonlinear_head_stats(), class_fit()),
+    requires=_COLLAPSE,
     description="Depth of the nonlinear part 4..12 (the first two layers are the backbone, not "
                 "measured) with 2 linear layers on top; pairs (W_l, W_l+1) belong to layer l "
                 "(Part D #11).",

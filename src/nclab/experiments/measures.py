@@ -37,14 +37,15 @@ from nclab.theory import (
     srg_loss,
     srg_loss_general,
 )
-from nclab.train import make_targets
-from nclab.train.losses import layer_outputs
+from nclab.train import make_targets, zero_solution_loss
+from nclab.train.losses import layer_outputs, predictions
 
 from .spec import Measure
 
 __all__ = [
     "Context",
     "average_rank",
+    "class_fit",
     "dnc_found",
     "dufm_references",
     "feature_spectra",
@@ -279,14 +280,13 @@ def _srg_r(K: int) -> int | None:
 def dufm_references() -> Measure:
     """Theory losses for the run's own K, L, n and λ's (Súkeník et al. Defs 9-11, experiments.md
     B.3.3-B.3.5): ``ref/dnc_loss``; ``ref/srg_loss`` (K = C(r, 2), r >= 4) or the general-K
-    block construction (K >= 6); ``ref/zero_loss`` = 1/2 (the trivial solution)."""
+    block construction (K >= 6). The zero solution's loss comes from :func:`class_fit`."""
 
     def fn(ctx: Context):
         K, L, lam_H, lam_W, n = _dufm_setting(ctx)
         if lam_H <= 0:
             return []  # no feature penalty: the DUFM closed forms do not apply
-        rows = [_row("model", "ref/dnc_loss", dnc_loss(K, L, lam_H, lam_W, n=n)),
-                _row("model", "ref/zero_loss", 0.5)]
+        rows = [_row("model", "ref/dnc_loss", dnc_loss(K, L, lam_H, lam_W, n=n))]
         r = _srg_r(K)
         if r is not None:
             rows.append(_row("model", "ref/srg_loss", srg_loss(r, L, lam_H, lam_W, n=n)))
@@ -295,6 +295,25 @@ def dufm_references() -> Measure:
         return rows
 
     return Measure("dufm_references", fn)
+
+
+def class_fit() -> Measure:
+    """What the claims' preconditions (:mod:`nclab.experiments.preconditions`) read, on layer
+    ``model`` at the end of a run: ``ref/zero_loss`` (the objective at all-zero parameters, from
+    the run's loss preset and targets: 1/2 for ``p2_dufm``), ``class_recall_min`` (the smallest
+    per-class training recall: 0 when a class is dropped) and ``classes_predicted`` (how many
+    classes are the prediction of some training sample)."""
+
+    def fn(ctx: Context):
+        y = ctx.train.y
+        pred = predictions(ctx.outputs()[-1].post.detach())
+        recall = [float((pred[y == c] == c).double().mean()) for c in range(ctx.K)
+                  if bool((y == c).any())]
+        return [_row("model", "ref/zero_loss", zero_solution_loss(y, ctx.K, ctx.config.loss)),
+                _row("model", "class_recall_min", min(recall)),
+                _row("model", "classes_predicted", len(torch.unique(pred)))]
+
+    return Measure("class_fit", fn)
 
 
 def dnc_found(layers, *, rtol: float = 1e-3) -> Measure:

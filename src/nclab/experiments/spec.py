@@ -20,6 +20,7 @@ or panels are separate experiments, e.g. a DUFM row and a ResNet row).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -74,20 +75,55 @@ class ClaimOutcome:
     reason: str = ""
 
 
+class Missing(LookupError):
+    """The results lack what a check needs (becomes NOT-RUN)."""
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """A precondition of a claim: the regime the paper's claim is about (a non-trivial solution,
+    every class learned, interpolation reached...), as a predicate over the runs.
+
+    ``check(results) -> (ok, measured)``; raising :class:`Missing` also means "not met". A claim
+    whose requirement is not met is NOT-RUN with ``measured`` and the requirement's ``text`` as
+    the reason -- it is never scored (see :meth:`Claim.evaluate`)."""
+
+    text: str
+    check: Callable[[Results], tuple[bool, str]]
+
+
 @dataclass(frozen=True)
 class Claim:
-    """A paper's claim as a predicate on the results; ``scales``: where it is meaningful."""
+    """A paper's claim as a predicate on the results; ``scales``: where it is meaningful;
+    ``requires``: the preconditions the runs must meet for the claim to be scored."""
 
     text: str
     check: Callable[[Results], ClaimOutcome]
     scales: tuple[str, ...] = ("cpu", "paper")
     source: str = ""  # e.g. "002 §5, Fig 2"
     why: str = ""  # why the other scales cannot show it (given with NOT-RUN)
+    requires: tuple[Requirement, ...] = ()
 
     def evaluate(self, results: Results) -> ClaimOutcome:
+        """NOT-RUN when the scale cannot show the claim, when some run diverged (a diverged run
+        is never scored) or when a requirement is not met; else the check's verdict."""
         if results.scale not in self.scales:
             why = f": {self.why}" if self.why else ""
             return ClaimOutcome("NOT-RUN", reason=f"not meaningful at {results.scale!r} scale{why}")
+        diverged = results.diverged()
+        if diverged:
+            shown = "; ".join(f"{run}: {why}" for run, why in sorted(diverged.items())[:3])
+            more = f" (+{len(diverged) - 3} more)" if len(diverged) > 3 else ""
+            return ClaimOutcome("NOT-RUN", measured=f"{len(diverged)} diverged run(s): "
+                                f"{shown}{more}", reason="diverged runs are not scored")
+        for req in self.requires:
+            try:
+                ok, measured = req.check(results)
+            except Missing as err:
+                ok, measured = False, str(err)
+            if not ok:
+                return ClaimOutcome("NOT-RUN", measured=measured,
+                                    reason=f"precondition not met: {req.text}")
         return self.check(results)
 
 
@@ -148,8 +184,15 @@ class Experiment:
     # the first head layer's pre-activation of a DUFM, a ResNet head and an MLP head alike)
     layer_names: Callable[[Any], Mapping[str, str]] | None = None
     source: str = ""  # where the setting is described, e.g. "002 §5, Fig 2; experiments.md C.3"
+    # preconditions of every claim (added in front of each claim's own ``requires``)
+    requires: tuple[Requirement, ...] = ()
 
     def __post_init__(self):
+        if self.requires:
+            object.__setattr__(self, "claims", tuple(
+                dataclasses.replace(c, requires=(*[r for r in self.requires
+                                                   if r not in c.requires], *c.requires))
+                for c in self.claims))
         unknown = set(self.scales) - set(SCALES)
         if unknown:
             raise ValueError(f"experiment {self.id}: unknown scales {sorted(unknown)}; use {SCALES}")
@@ -187,11 +230,32 @@ class Results:
     """The long records of one experiment at one scale, with the queries claims need.
 
     ``rows``: iterable of dicts with :data:`RECORD_COLUMNS` (``params`` a JSON string or dict).
+    ``runs``: ``{run_id: summary.json body}`` of the experiment's runs at this scale, finished
+    or not (the store's ``status`` and the trainer's ``summary``), read by :meth:`diverged`.
     """
 
-    def __init__(self, experiment: str, scale: str, rows):
+    def __init__(self, experiment: str, scale: str, rows, runs=None):
         self.experiment, self.scale = experiment, scale
         self.rows = [dict(r, params=_params(r.get("params"))) for r in rows]
+        self.run_info: dict[str, dict] = dict(runs or {})
+
+    def diverged(self) -> dict[str, str]:
+        """``{run_id: why}`` of the runs that diverged: the store's status ``"diverged"``, or a
+        trainer summary with ``diverged`` true (a run stopped at a non-finite loss, parameter
+        or feature), or a final ``diverged`` record > 0 on layer ``model``."""
+        out = {}
+        for run, info in self.run_info.items():
+            inner = info.get("summary") if isinstance(info.get("summary"), dict) else {}
+            if info.get("status") == "diverged" or inner.get("diverged") or info.get("diverged"):
+                out[run] = str(inner.get("divergence") or info.get("divergence") or "diverged")
+        last: dict[str, tuple] = {}
+        for r in self.select("diverged", "model"):
+            if r["run_id"] not in last or r["step"] > last[r["run_id"]][0]:
+                last[r["run_id"]] = (r["step"], r["value"])
+        for run, (_, value) in last.items():
+            if value > 0:
+                out.setdefault(run, "diverged")
+        return out
 
     def runs(self) -> list[str]:
         return sorted({r["run_id"] for r in self.rows})

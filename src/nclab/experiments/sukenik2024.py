@@ -23,6 +23,7 @@ from nclab.theory import (
 )
 
 from . import checks as C
+from . import preconditions as P
 from .common import (
     CPU,
     SMOKE,
@@ -40,6 +41,7 @@ from .common import (
 )
 from .measures import (
     average_rank,
+    class_fit,
     dnc_found,
     dufm_references,
     means_gram,
@@ -53,6 +55,11 @@ from .spec import Claim, Experiment, Panel, Scale
 PAPER = "sukenik2024"
 SRC = "002"
 LAM = 0.004  # Fig 2 top: λ = 0.004 for every term, n = 50, width 30, lr 0.5
+
+# the regime of the rank / collapse claims: a non-trivial solution (not the zero one, the global
+# optimum when λ is large) with every class learned (a dropped class is not a low-rank bias);
+# the loss comparisons (e.g. loss < L_DNC) are scored whatever solution GD found
+_REGIME = (P.below_zero_solution(), P.every_class_learned())
 
 
 def _ref(K: int, L: int, lam: float = LAM, n: int = 50) -> tuple[tuple[str, float], ...]:
@@ -79,21 +86,21 @@ def _low_rank_claims(L: int, K: int, rank_range: tuple[int, int] | None, scale_n
         Claim("the final training loss is below the DNC loss L_DNC (mean over runs)",
               C.compare("loss", "model", "<", "ref/dnc_loss"), source=f"{SRC} §6.1, Fig 2"),
         Claim("DNC1 in every layer: NC1 (pinv) decreases during training in every layer",
-              C.decreases("nc1_pinv", p2_head(L)), source=f"{SRC} §6.1, Fig 2"),
+              C.decreases("nc1_pinv", p2_head(L)), source=f"{SRC} §6.1, Fig 2", requires=_REGIME),
         Claim(f"rank K = {K} after the last ReLU (H_{L}, rank_rel 1e-3) in every run",
-              C.in_range("means_rank", (last,), K, K), source=f"{SRC} §6.1"),
+              C.in_range("means_rank", (last,), K, K), source=f"{SRC} §6.1", requires=_REGIME),
     ]
     if rank_range is not None:
         lo, hi = rank_range
         out.append(Claim(
             f"low-rank bias: intermediate class-mean ranks lie in [{lo}, {hi}] (< K) in every "
             "run (rank_rel 1e-3)", C.in_range("means_rank", inter, lo, hi),
-            source=f"{SRC} §6.1, Fig 2"))
+            source=f"{SRC} §6.1, Fig 2", requires=_REGIME))
     out.append(Claim(
         "intermediate ranks are the same in all intermediate layers within one run"
         + scale_note, _same_rank(inter), scales=("paper",),
                   why="rank equality across layers emerges only after the paper's long training",
-                  source=f"{SRC} §6.1"))
+                  source=f"{SRC} §6.1", requires=_REGIME))
     return out
 
 
@@ -216,7 +223,7 @@ FIG1 = Experiment(
 
 # ---- Fig 2: 4-DUFM (top) and the DUFM-like end-to-end run (bottom) -----------------------------
 def _dufm_measures(L: int, K: int, srg_r: int | None = None):
-    ms = [dufm_references(), means_spectrum(p2_head(L)),
+    ms = [dufm_references(), class_fit(), means_spectrum(p2_head(L)),
           means_gram(p2_head(L), normalize=True, metric="means_cos"),
           average_rank(p2_intermediate(L))]
     if srg_r is not None:
@@ -251,7 +258,7 @@ FIG2_TOP = Experiment(
               _some_run("srg_match", "at least one run matches the SRG Gram pattern"),
               scales=("paper",),
                   why="matching the SRG Gram pattern needs the paper's ~100k GD steps",
-                  source=f"{SRC} §6.1"),
+                  source=f"{SRC} §6.1", requires=_REGIME),
     ),
     measures=_dufm_measures(4, 10, srg_r=5),
     description="Súkeník et al. §6.1: L-DUFM (1) with K = 10, n = 50, all λ = 0.004, lr 0.5, "
@@ -328,19 +335,20 @@ def _fig2_bottom():
                   "< L_DNC", C.compare("loss", "model", "<", "ref/dnc_loss", agg="all"),
                   source=f"{SRC} §6.2"),
             Claim("DNC1 in every head layer: NC1 (pinv) decreases during training",
-                  C.decreases("nc1_pinv", feats), source=f"{SRC} §6.2"),
+                  C.decreases("nc1_pinv", feats), source=f"{SRC} §6.2", requires=_REGIME),
             Claim("the class-mean ranks range from 5 to 6 in the intermediate layers",
                   C.in_range("means_rank", inter, 5, 6), scales=("paper",),
                   why="the exact rank range is that of the paper's widths and step count",
-                  source=f"{SRC} §6.2"),
+                  source=f"{SRC} §6.2", requires=_REGIME),
             Claim("the ranks are the same in all intermediate layers within one run",
                   _same_rank(inter), scales=("paper",),
                   why="rank equality across layers emerges only after the paper's long training",
-                  source=f"{SRC} §6.2"),
+                  source=f"{SRC} §6.2", requires=_REGIME),
             Claim("low-rank bias: the average intermediate class-mean rank is below K = 10",
-                  _avg_rank_below(10), source=f"{SRC} §6.2"),
+                  _avg_rank_below(10), source=f"{SRC} §6.2", requires=_REGIME),
         ),
-        measures=(dufm_references(), means_spectrum(feats), average_rank(inter)),
+        measures=(dufm_references(), class_fit(), means_spectrum(feats),
+                  average_rank(inter)),
         description="Súkeník et al. §6.2: DUFM-like regularisation (only the head weights with "
                     "λ = 0.005 and the backbone output with λ_H1 = 5e-6; backbone "
                     "unregularised), lr 0.05, head width 64, 5 runs. The fit is eq (1)'s "
@@ -454,17 +462,17 @@ FIG3_MIDDLE = Experiment(
     claims=(
         Claim("the stronger the weight decay, the lower the rank (average rank decreases with "
               "λ)", C.trend("avg_rank", "model", "reg.weight_decay", "decreasing"),
-              source=f"{SRC} §6.1, Fig 3 middle"),
+              source=f"{SRC} §6.1, Fig 3 middle", requires=_REGIME),
         Claim("for very high weight decay DNC is never recovered (no run at the largest λ has "
               "average rank K = 15)",
-              C.custom(lambda res: _never_full(res, 15)), source=f"{SRC} §6.1"),
+              C.custom(lambda res: _never_full(res, 15)), source=f"{SRC} §6.1", requires=_REGIME),
         Claim("for very small weight decay DNC is sometimes recovered (some run at the "
               "smallest λ has average rank 15)", C.custom(lambda res: _some_full(res, 15)),
               scales=("paper",),
                   why="DNC recovery at tiny weight decay needs the paper's step count",
-                  source=f"{SRC} §6.1"),
+                  source=f"{SRC} §6.1", requires=_REGIME),
     ),
-    measures=(dufm_references(), average_rank(p2_intermediate(4)),
+    measures=(dufm_references(), class_fit(), average_rank(p2_intermediate(4)),
               dnc_found(p2_intermediate(4))),
     description="Equal λ for every term, swept on a log2 grid; average numerical rank "
                 "(rank_rel 1e-3) of the class means H_1..H̃_4.",
@@ -519,11 +527,11 @@ FIG3_RIGHT = Experiment(
     claims=(
         Claim("the probability of finding a DNC solution increases with the width",
               C.trend("dnc_found", "model", "width", "increasing"),
-              source=f"{SRC} §6.1, Fig 3 right"),
+              source=f"{SRC} §6.1, Fig 3 right", requires=_REGIME),
         Claim("small widths find low-rank solutions: no DNC at the smallest width",
-              C.custom(_no_dnc_smallest), source=f"{SRC} §6.1"),
+              C.custom(_no_dnc_smallest), source=f"{SRC} §6.1", requires=_REGIME),
     ),
-    measures=(dufm_references(), average_rank(p2_intermediate(4)),
+    measures=(dufm_references(), class_fit(), average_rank(p2_intermediate(4)),
               dnc_found(p2_intermediate(4))),
     description="DNC found = every class-mean rank of H1..H~4 equals K (rank_rel 1e-3); the "
                 "relative gap to L_DNC is recorded too (dnc_rel_gap). PyTorch's default "
@@ -567,16 +575,17 @@ def _fig4_part(row: str, data: str, wd: float, lr: float, gram_layer: str,
         ),
         claims=(
             Claim("DNC1 in every head layer: NC1 (pinv) decreases during training",
-                  C.decreases("nc1_pinv", feats), source=f"{SRC} §6.3"),
+                  C.decreases("nc1_pinv", feats), source=f"{SRC} §6.3", requires=_REGIME),
             Claim(f"the rank of layer 3 (M_3) ranges between {rank_range[0]} and "
                   f"{rank_range[1]} (vs K = 10 for DNC)",
                   C.in_range("means_rank", ("H3",), *rank_range), scales=("paper",),
                   why="the exact rank range is that of the paper's widths and 100k+ GD steps",
-                  source=f"{SRC} §6.3"),
+                  source=f"{SRC} §6.3", requires=_REGIME),
             Claim("DNC2 is not attained: the average intermediate class-mean rank is below K",
-                  _avg_rank_below(10), source=f"{SRC} §6.3"),
+                  _avg_rank_below(10), source=f"{SRC} §6.3", requires=_REGIME),
         ),
-        measures=(means_spectrum(feats), means_gram((gram_layer,)), average_rank(inter)),
+        measures=(class_fit(), means_spectrum(feats), means_gram((gram_layer,)),
+                  average_rank(inter)),
         description=f"Súkeník et al. §6.3: weight decay {wd} on every parameter, lr {lr}, 5 "
                     "runs; loss eq (1)'s (1/2N)||·||^2 ([choice]). Layers as in Fig 2 bottom.",
         source=f"{SRC} §6.3, Fig 4; experiments.md C.3",
@@ -640,14 +649,14 @@ FIG5 = Experiment(
     claims=(
         Claim("already for L = 4 gradient descent finds low-rank solutions for all K >= 3: for "
               "each K some run ends below L_DNC with average intermediate rank < K",
-              C.custom(_below_dnc_some), source=f"{SRC} App. B.1, Fig 5"),
+              C.custom(_below_dnc_some), source=f"{SRC} App. B.1, Fig 5", requires=_REGIME),
         Claim("K = 4 shows the square-graph structure (each column has positive inner product "
               "with exactly two others and is orthogonal to the fourth)",
               C.custom(_square_graph), scales=("paper",),
                   why="the square-graph pattern needs the paper's long training at K = 4",
-                  source=f"{SRC} App. B.1"),
+                  source=f"{SRC} App. B.1", requires=_REGIME),
     ),
-    measures=(dufm_references(), average_rank(p2_intermediate(4)),
+    measures=(dufm_references(), class_fit(), average_rank(p2_intermediate(4)),
               means_matrix(("H3", "H~4")),
               means_gram(("H3",)),
               means_gram(("H3",), normalize=True, metric="means_cos"),
@@ -655,6 +664,16 @@ FIG5 = Experiment(
     description="4-DUFM with K = 3, 4, 5 classes, n = 50, λ = 0.004, lr 0.5, width 30.",
     source=f"{SRC} App. B.1, Fig 5",
 )
+
+
+_K15_NOTE = (
+    ". The papers give no n for K = 15 ([choice]: n = 50 as Fig 2). At n = 50 GD fits one "
+    "class from this initialisation (loss 0.488 ≈ 14/30 unfit, ranks 1, every seed; H1 std 2 "
+    "or 3: the same or divergence at lr 0.5, measured); a smaller n escapes the trap. "
+    "Measured on Fig 8's 4-DUFM (λ = 0.004, 40k steps, one seed): n = 10 ends at loss 0.1861 "
+    "with every class learned (L_DNC 0.2329, L_SRG 0.1819 for n = 10), n = 5 at 0.1713 "
+    "(L_DNC 0.2033); n = 10 is kept, the closest to the paper's. The references come from "
+    "nclab.theory for each run's own n and λ")
 
 
 def _three_dominant(results):
@@ -673,8 +692,12 @@ FIG6 = Experiment(
     base=dufm(15, 7, lam=0.0025, steps=200_000), layer_names=p2_names,
     scales=scales(
         paper=Scale(seeds=1, est_cpu_minutes=10, note="200k GD steps at lr 0.5 (paper)"),
-        cpu=Scale(seeds=1, overrides=(*CPU, "optim.steps=100000"), est_cpu_minutes=5,
-                  note="100k steps"),
+        cpu=Scale(seeds=1, overrides=(*CPU, "optim.steps=100000", "data.n_per_class=10"),
+                  est_cpu_minutes=2.5, note="100k steps, n = 10" + _K15_NOTE + (
+                      ". Measured here (n = 10, 100k steps): loss 0.1132 < L_DNC 0.1987 (and "
+                      "< L_SRG 0.1211) with every class learned; ranks of M̃_2, M_2 5 (not 3), "
+                      "negativity of H̃_6 0.0035, s_4/s_3 of M_6 0.96 (at n = 50: loss 0.483, "
+                      "rank 1)")),
         smoke=Scale(seeds=1, overrides=(*SMOKE, "optim.steps=200")),
     ),
     panels=(
@@ -686,26 +709,27 @@ FIG6 = Experiment(
     claims=(
         Claim("the rank of the early layers is 3 (M̃_2, rank_rel 1e-3), below the SRG rank "
               "r = 6", C.in_range("means_rank", ("H~2", "H2"), 3, 3),
-              source=f"{SRC} App. B.1, Fig 6"),
+              source=f"{SRC} App. B.1, Fig 6", requires=_REGIME),
         Claim("M̃_6 ≠ M_6: the last ReLU is active (negativity of H̃_6 > 0.01)",
               C.in_range("negativity", ("H~6",), 0.01, 1.0),
-              source=f"{SRC} App. B.1"),
+              source=f"{SRC} App. B.1", requires=_REGIME),
         Claim("M_6 has 3 dominant singular values followed by small non-zero ones "
               "(s_4 / s_3 < 0.1 and s_4 > 0)", C.custom(_three_dominant),
-              source=f"{SRC} App. B.1"),
+              source=f"{SRC} App. B.1", requires=_REGIME),
         Claim("the final loss is below L_DNC", C.compare("loss", "model", "<", "ref/dnc_loss"),
               source=f"{SRC} §6.1"),
     ),
-    measures=(dufm_references(), means_spectrum(p2_head(7)),
+    measures=(dufm_references(), class_fit(), means_spectrum(p2_head(7)),
               means_matrix(("H~2", "H~6", "H6"))),
     description="7-DUFM with K = 15, n = 50, λ = 0.0025 everywhere, width 30, lr 0.5.",
     source=f"{SRC} App. B.1, Fig 6",
 )
 
 
-def _srg_like(K: int, fig: str, srg_value: float, cpu_steps: int,
-              cpu_minutes: float) -> Experiment:
+def _srg_like(K: int, fig: str, cpu_steps: int, cpu_minutes: float, cpu_n: int = 50,
+              cpu_note: str = "") -> Experiment:
     r = int(round((1 + math.sqrt(1 + 8 * K)) / 2))
+    srg_value = round(srg_loss(r, 4, LAM, LAM, n=50), 5)  # the paper's n = 50
     return Experiment(
         id=f"{PAPER}-{fig}", paper=PAPER, figure=fig.replace("fig", "Fig "),
         title=f"4-DUFM, K = {K}: SRG-like solution slightly below L_SRG",
@@ -713,9 +737,10 @@ def _srg_like(K: int, fig: str, srg_value: float, cpu_steps: int,
         scales=scales(
             paper=Scale(seeds=5, est_cpu_minutes=10 if K == 6 else 20,
                         note="hyper-parameters as Fig 2 top ([choice]); 100k steps"),
-            cpu=Scale(seeds=3, overrides=(*CPU, f"optim.steps={cpu_steps}"),
+            cpu=Scale(seeds=3, overrides=(*CPU, f"optim.steps={cpu_steps}",
+                                          f"data.n_per_class={cpu_n}"),
                       est_cpu_minutes=cpu_minutes,
-                      note=f"3 runs, {cpu_steps // 1000}k steps"),
+                      note=f"3 runs, {cpu_steps // 1000}k steps, n = {cpu_n}" + cpu_note),
             smoke=Scale(seeds=1, overrides=(*SMOKE, "optim.steps=200")),
         ),
         panels=(
@@ -725,19 +750,20 @@ def _srg_like(K: int, fig: str, srg_value: float, cpu_steps: int,
             spectrum("singular values of H_3", ("H3",)),
             Panel("loss and its fit / regularisation parts", "curve", "objective",
                   layers=("loss", "fit", "reg"), logx=True, logy=True,
-                  reference=(("L_SRG", srg_value),)),
+                  reference=(("L_SRG (n = 50)", srg_value),)),
         ),
         claims=(
             Claim(f"SRG-like intermediate layers: the class means of H̃_3 have rank r = {r} "
                   "in some run", C.custom(lambda res: _some_rank(res, "H~3", r)),
-                  source=f"{SRC} App. B.1, Fig {fig[3:]}"),
-            Claim(f"the loss of the solution found is slightly below L_SRG = {srg_value} (SRG "
-                  "is not globally optimal): the best run's final loss < L_SRG",
+                  source=f"{SRC} App. B.1, Fig {fig[3:]}", requires=_REGIME),
+            Claim(f"the loss of the solution found is slightly below L_SRG ({srg_value} at "
+                  "n = 50; each run's own from nclab.theory) (SRG is not globally optimal): the "
+                  "best run's final loss < L_SRG",
                   C.custom(_best_below_srg), source=f"{SRC} App. B.1"),
             Claim("the final loss is below L_DNC (mean over runs)",
                   C.compare("loss", "model", "<", "ref/dnc_loss"), source=f"{SRC} §6.1"),
         ),
-        measures=(dufm_references(), means_spectrum(p2_head(4)),
+        measures=(dufm_references(), class_fit(), means_spectrum(p2_head(4)),
                   means_gram(("H~3",)), means_matrix(("H~3", "H~4")),
                   average_rank(p2_intermediate(4)), objective_parts()),
         description=f"4-DUFM, K = {K}, n = 50, λ = 0.004, lr 0.5, width 30 ([choice]: as Fig 2).",
@@ -758,11 +784,14 @@ def _best_below_srg(results):
 
 
 # K = 6 at 40k steps: ranks 5-6 and best loss 0.12697 > L_SRG (measured); at the [choice] 100k
-# of the paper's protocol, rank 4 and 0.12173 < L_SRG. K = 15 falls into the rank-1 solution
-# (loss 0.488) from this initialisation whatever the step count (H1 std 2 or 3: the same or
-# divergence at lr 0.5, measured), so it keeps 40k steps.
-FIG7 = _srg_like(6, "fig7", 0.12507, 100_000, 1.6)
-FIG8 = _srg_like(15, "fig8", 0.24838, 40_000, 1.4)
+# of the paper's protocol, rank 4 and 0.12173 < L_SRG.
+FIG7 = _srg_like(6, "fig7", 100_000, 1.6)
+# Fig 8 at n = 10: a GD step costs half that at n = 50 (process time, measured), so 3 x 100k
+# steps ≈ 2.5 x 0.5 x the 103 s of 3 x 40k at n = 50
+FIG8 = _srg_like(15, "fig8", 100_000, 2.2, cpu_n=10, cpu_note=_K15_NOTE + (
+    ". At 100k steps (3 seeds, measured): loss 0.1876 ± 0.0012 < L_DNC 0.2329 with every "
+    "class learned, but rank 7 of H̃_3 in every run and a best loss of 0.18587, just above "
+    "L_SRG 0.18186: GD settles on a rank-7 solution (at n = 50, 0.488 and rank 1)"))
 
 
 # ---- Figs 9, 10: average rank vs hyper-parameters end to end ------------------------------------
@@ -793,11 +822,11 @@ def _rank_sweep(fig: str, key: str, values, cpu_values, data: str, head: int, sc
             Claim(claim_text + " (paper layers)",
                   C.trend("avg_rank", "model", key, trend_dir), scales=("paper",),
                   why="the CPU stand-in trains other layer sizes; its own trend is the cpu claim",
-                  source=f"{SRC} App. B, Fig {fig[3:]}"),
+                  source=f"{SRC} App. B, Fig {fig[3:]}", requires=_REGIME),
             Claim(claim_text + " (CPU stand-in)", C.trend("avg_rank", "model", key, trend_dir),
-                  scales=("cpu",), source=f"{SRC} App. B, Fig {fig[3:]}"),
+                  scales=("cpu",), source=f"{SRC} App. B, Fig {fig[3:]}", requires=_REGIME),
         ),
-        measures=(average_rank(inter),),
+        measures=(class_fit(), average_rank(inter)),
         description=f"Average numerical rank (rank_rel 1e-3) of the class means of "
                     f"{', '.join(inter)}, {scheme} regularisation.",
         source=f"{SRC} App. B, Fig {fig[3:]}",

@@ -14,8 +14,10 @@ from __future__ import annotations
 import numpy as np
 
 from . import checks as C
+from . import preconditions as P
 from .common import CPU, SMOKE, config, curve, scales, spectrum, vs_param
 from .measures import (
+    class_fit,
     feature_spectra,
     gram_block_residual,
     projection_2d,
@@ -27,6 +29,10 @@ from .spec import Claim, Experiment, Panel, Scale
 
 PAPER = "zangrando2024"
 SRC = "001"
+
+# the theorems' regime: a non-trivial minimiser that fits every class (the collapse and rank
+# claims say nothing about a network that dropped a class or sits at the zero solution)
+_FITTED = (P.below_zero_solution(), P.every_class_learned())
 
 
 def _tanh_net(L: int, width: int, n: int, steps: int, *, delta: float, data: str = "mnist",
@@ -120,6 +126,7 @@ FIG1 = Experiment(
                  "w_rel_dist_rank_K", "data.options.sigma", (layer,), logx=False, logy=True)
         for i, layer in enumerate(_W)
     ),
+    requires=_FITTED,
     claims=(
         Claim("for every λ all weight matrices are essentially of rank K for σ small enough",
               C.custom(_rank_k_at_small_sigma), source=f"{SRC} §5.1, Fig 1"),
@@ -130,6 +137,7 @@ FIG1 = Experiment(
               _trend_in("reg.weight_decay", "decreasing", "data.options.sigma"),
               source=f"{SRC} §5.1, Fig 1"),
     ),
+    measures=(class_fit(),),
     description="x_i ~ N(μ_{y_i}, σ² I) with fixed means μ_k = 3·(random unit vectors), K = 10; "
                 "a four-layer tanh network (biases) trained with loss (3) = mean squared error "
                 "+ λ||Θ||² (reg.factor 1). The paper's heat map is drawn as one line per λ.",
@@ -180,7 +188,7 @@ def _delta_experiment(fig: str, deltas, cpu_deltas, title: str) -> Experiment:
                   why="a data loss < 1e-6 needs the paper's long training",
                   source=f"{SRC} §5.2"),
         ),
-        measures=(feature_spectra("tanh"),),
+        measures=(feature_spectra("tanh"), class_fit()), requires=_FITTED,
         description="Features Z^1..Z^4 of a 5-layer tanh network against ŝ(Z^l) = "
                     "s(atanh(Z^{l+1})) computed layer-wise from the trained network (B.2.6).",
         source=f"{SRC} §5.2, {fig.replace('fig', 'Fig ')}; experiments.md C.2, B.2.6",
@@ -242,7 +250,7 @@ def _fig3():
                   C.in_range("feat_rank_mean", ("model",), 9.5, 10.5, agg="mean"),
                   source=f"{SRC} §5.3"),
         ),
-        measures=(tcv_layers(layers, at=(0.0, *_TCV_AT)),),
+        measures=(tcv_layers(layers, at=(0.0, *_TCV_AT)), class_fit()), requires=_FITTED,
         description="Setting of §5.2 with L = 10 layers and δ = 0 (first layer unregularised), "
                     "random orthogonal initialisations; TCV_K by k-means on [z_i; y_i] (an "
                     "upper bound, exact at collapse), ranks = rank_energy(1e-5).",
@@ -295,7 +303,7 @@ FIG5 = Experiment(
         Claim("residual weights -> 0 as δ -> 0 while the first and last layers stay non-zero "
               "(Theorem C.2)", C.custom(_residual_to_zero), source=f"{SRC} App. D.2, Fig 5"),
     ),
-    measures=(weight_norms(),),
+    measures=(weight_norms(), class_fit()), requires=_FITTED,
     description="Z^{l+1} = tanh(W_{l+1} Z^l) + Z^l for the 4 middle layers; first and last "
                 "layers plain (App. C / D.2).",
     source=f"{SRC} App. C, D.2, Fig 5; experiments.md C.2, B.2.7",
@@ -314,7 +322,8 @@ def _l15(fig: str, title: str, panels, claims, measures, description) -> Experim
             smoke=Scale(seeds=1, overrides=(*_digits(3, 8, 60, 15), *SMOKE),
                         note="widths 8, 60 steps (seconds, for the tests)"),
         ),
-        panels=panels, claims=claims, measures=measures, description=description,
+        panels=panels, claims=claims, measures=(*measures, class_fit()), requires=_FITTED,
+        description=description,
         source=f"{SRC} App. D.3, {fig.replace('fig', 'Fig ')}; experiments.md C.2",
     )
 

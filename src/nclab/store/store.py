@@ -249,8 +249,10 @@ class Store:
         return rows
 
     def results(self, experiment: str, scale: str) -> Results:
-        """The records of the finished runs of one experiment at one scale (possibly none).
-        Diverged, failed, interrupted and damaged runs are left out (see :meth:`runs`)."""
+        """The records of the finished runs of one experiment at one scale (possibly none);
+        diverged, failed, interrupted and damaged runs contribute no records (see :meth:`runs`),
+        but every run's status and trainer summary is in :attr:`Results.run_info`, so claims
+        can tell that a run diverged."""
         check_name(experiment, "experiment")
         _check_scale(scale)
         con = self.connect(experiment, scale)
@@ -262,6 +264,9 @@ class Store:
                 ORDER BY m.run_id, m.step, m.layer, m.metric""",
                 [experiment, scale],
             ).fetchnumpy()
+            # every run's status and trainer summary (claims never score a diverged run)
+            info = con.execute("SELECT run_id, status, summary FROM runs WHERE experiment = ? "
+                               "AND scale = ?", [experiment, scale]).fetchall()
         finally:
             con.close()
         decoded = {p: json.loads(p) for p in set(cols["params"].tolist())}
@@ -269,7 +274,9 @@ class Store:
         lists = {k: cols[k].tolist() for k in RECORD_COLUMNS}
         lists["params"] = [decoded[p] for p in lists["params"]]
         rows = [{k: lists[k][i] for k in RECORD_COLUMNS} for i in range(n)]
-        return Results(experiment, scale, rows)
+        runs = {rid: {"status": status, "summary": json.loads(summary) if summary else {}}
+                for rid, status, summary in info}
+        return Results(experiment, scale, rows, runs=runs)
 
 
 @dataclass

@@ -32,7 +32,7 @@ from .config import (
 )
 from .divergence import Diverged
 from .loop import RunResult, run
-from .losses import FIT_SCALES, Objective, fit_scale, make_targets
+from .losses import FIT_SCALES, Objective, fit_scale, make_targets, zero_solution_loss
 from .optim import lr_at, make_optimizer
 from .overrides import apply_overrides
 from .probe import Probe, probe_steps
@@ -77,4 +77,5 @@ __all__ = [
     "probe_steps",
     "run",
     "to_dict",
+    "zero_solution_loss",
 ]

@@ -67,6 +67,18 @@ def fit_sum(out: torch.Tensor, targets: torch.Tensor, kind: str) -> torch.Tensor
     return F.mse_loss(out, targets, reduction="sum")
 
 
+def zero_solution_loss(y: torch.Tensor, K: int, cfg: LossConfig) -> float:
+    """The objective at all-zero parameters (output 0, every regulariser 0): the trivial
+    solution a regularised run can collapse to. From the preset and the targets, e.g.
+    ``p2_dufm`` with one-hot Y: ||Y||²/(2N) = 1/2; ``p3`` with ±1 targets: 1; cross-entropy:
+    log K."""
+    targets = make_targets(y, K, cfg, torch.float64)
+    n_out = K if cfg.kind == "ce" else targets.shape[1]
+    zeros = torch.zeros(y.shape[0], n_out, dtype=torch.float64, device=y.device)
+    total = fit_sum(zeros, targets, cfg.kind)
+    return fit_scale(cfg.preset, y.shape[0], n_out) * float(total)
+
+
 def predictions(out: torch.Tensor) -> torch.Tensor:
     """Predicted classes: argmax, or the sign for a scalar output (class 1 when positive)."""
     if out.shape[1] == 1:
