@@ -170,11 +170,11 @@ TPT = Experiment(
                       "5e-4 / 5e-3 / 1e-2: NC1 0.42 -> 0.42 / 0.45 -> 0.39 / 0.37 -> 0.39, "
                       "equiangularity and duality rising); with it, 1 000 images for 90 epochs "
                       "gave NC1 only 0.23 -> 0.16, fewer images give the TPT more of the steps. "
-                      "Measured (seed 0, 179 s wall / ~130 CPU-s on 1 shared thread): training "
+                      "Measured (seed 0, 156 s wall / 117 CPU-s on 1 shared thread): training "
                       "error 0 from epoch 10 (test error 0.22); TPT start -> epoch 450: NC1 0.128 "
                       "-> 0.0177 (÷7), equinorm 0.102 -> 0.033, equiangularity 0.170 -> 0.091, "
                       "duality 0.420 -> 0.298, NCC mismatch 0 -> 0 (already 0 when the training "
-                      "error reaches 0; 0.10 at epoch 5)", batch=25),
+                      "error reaches 0; 0.10 at epoch 5 in a run measured every 5)", batch=25),
         "paper": _scale("fashion-mnist", 6000, 1000, 350, 10, 600.0,
                         "the full training set, 350 epochs (Papyan et al. §Methods); lr 0.05 "
                         "(Papyan sweeps it), weight decay 5e-4, batch norm"),
