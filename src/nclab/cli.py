@@ -931,9 +931,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(fn=cmd_theory_bound)
 
     p = add("demo", "train the demo experiments at cpu scale, print a table, write reports",
-            cmd_demo, "Runs sukenik2024-fig2-top (4-DUFM, K = 10), sukenik2024-fig3-left and "
-            "jacot2025-fig4 at the cpu scale (a few minutes on 2 cores), prints the losses "
-            "against L_DNC / L_SRG, ranks and NC metrics per layer, and writes the reports.")
+            cmd_demo, "Runs sukenik2024-fig2-top (4-DUFM, K = 10), sukenik2024-fig3-left, "
+            "jacot2025-fig4 and papyan2020-fmnist at the cpu scale (a few minutes on 2 cores), "
+            "prints the losses against L_DNC / L_SRG, ranks and NC metrics per layer, NC1-NC4 "
+            "through the terminal phase, and writes the reports.")
     out_arg(p)
     p.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="runs at once (default: min(2, CPU count))")

@@ -110,6 +110,10 @@ def _tpt_table(console, results) -> None:
         ("nc2_equinorm", "act"), ("nc2_equiangularity", "act"), ("nc3_duality", "act"),
         ("nc4_ncc", "act"))}
     steps = curves["train_error"][0] if curves["train_error"] is not None else []
+    if len(steps) > 16:  # every k-th measurement, the last and the first with training error 0
+        err = curves["train_error"][1]
+        keep = set(steps[::-(-len(steps) // 15)].tolist()) | {steps[-1]} | set(steps[err == 0][:1].tolist())
+        steps = [s for s in steps if s in keep]
     for step in steps:
         vals = []
         for m, c in curves.items():

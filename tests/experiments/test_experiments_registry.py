@@ -1,5 +1,7 @@
 """The registry holds one definition per figure, and every definition plans at every scale."""
 
+from dataclasses import replace
+
 import pytest
 
 from nclab.experiments import registry
@@ -34,6 +36,13 @@ def test_unknown_id_suggests_close_ones():
     with pytest.raises(KeyError, match="did you mean sukenik2024-fig2"):
         registry.get("sukenik2024-fig22")
     assert registry.get("sukenik2024-fig3-left").compute is not None
+
+
+def test_kind_says_whether_an_experiment_trains():
+    assert registry.get("sukenik2024-fig3-left").kind == "theory"
+    assert registry.get("papyan2020-fmnist").kind == "train"  # its compute is a training loop
+    with pytest.raises(ValueError, match="trains=True"):
+        replace(registry.get("sukenik2024-fig2-top"), compute=None, trains=True)
 
 
 def test_composites_hold_parts_and_parts_are_reachable():

@@ -592,7 +592,7 @@ def execute(prun: PlannedRun, store, *, progress: Progress | None = None, index:
                     for r in exp.compute(params=dict(prun.params), seed=prun.seed)]
             progress.step(index, 1, 1, math.nan)
             handle.write_metrics(rows)
-            summary = {"kind": "theory", "rows": len(rows),
+            summary = {"kind": exp.kind, "rows": len(rows),
                        "seconds": time.perf_counter() - t0}
         else:
             rows, summary = _train(prun, handle, progress, index, chunk_seconds)

@@ -167,11 +167,12 @@ class Experiment:
     paper: str
     figure: str
     title: str
-    base: Any  # nclab.train.TrainConfig, or None for theory-only experiments (then ``compute``)
+    base: Any  # nclab.train.TrainConfig, or None when ``compute`` makes the records
     scales: Mapping[str, Scale]
     panels: tuple[Panel, ...] = ()
     claims: tuple[Claim, ...] = ()
     compute: Callable[..., list[dict]] | None = None  # theory-only: returns long rows
+    trains: bool = False  # ``compute`` trains a network in its own loop (kind "train")
     description: str = ""
     skipped: str = ""  # non-empty: no numerical content; the reason shown by `nclab list`
     # (grid point, config with the scale's overrides) -> extra "a.b=value" overrides, for grid
@@ -203,6 +204,8 @@ class Experiment:
                 f"experiment {self.id}: give one of base (training), compute (theory), "
                 "parts (a composite figure) or skipped (no numerical content)"
             )
+        if self.trains and self.compute is None:
+            raise ValueError(f"experiment {self.id}: trains=True describes a compute function")
         if self.parts and (self.panels or self.claims or self.measures):
             raise ValueError(f"experiment {self.id}: a composite keeps panels/claims in its parts")
 
@@ -215,7 +218,7 @@ class Experiment:
         if self.parts:
             return "composite"
         if self.compute is not None:
-            return "theory"
+            return "train" if self.trains else "theory"
         return "train" if self.base is not None else "records"
 
     def leaves(self) -> tuple[Experiment, ...]:
