@@ -842,8 +842,9 @@ def evaluate(experiment: Experiment, results: Results) -> list[tuple[str, Any]]:
     from .spec import ClaimOutcome
 
     out = []
+    nothing = not results.rows and not results.diverged()  # diverged runs: Claim.evaluate says so
     for claim in experiment.claims:
-        if not results.rows:
+        if nothing:
             out.append((claim.text, ClaimOutcome("NOT-RUN", reason="no finished runs")))
             continue
         try:
