@@ -235,18 +235,19 @@ class _Run:
             )
         return H if self._keep is None else H[self._keep]
 
-    def _to_stats(self, tap: Tap, t: torch.Tensor) -> None:
-        try:
-            self.stats[tap.row].update(self._features(tap, t), self._y)
-        except ValueError as err:
-            raise _named(tap, err) from None
-
-    def _to_second(self, tap: Tap, t: torch.Tensor) -> None:
-        if tap.row in self.second:
+    def _feed(self, accumulators: dict, tap: Tap, t: torch.Tensor) -> None:
+        """Update ``accumulators[tap.row]`` (a pass's accumulator, if the layer has one)."""
+        if tap.row in accumulators:
             try:
-                self.second[tap.row].update(self._features(tap, t), self._y)
+                accumulators[tap.row].update(self._features(tap, t), self._y)
             except ValueError as err:
                 raise _named(tap, err) from None
+
+    def _to_stats(self, tap: Tap, t: torch.Tensor) -> None:
+        self._feed(self.stats, tap, t)
+
+    def _to_second(self, tap: Tap, t: torch.Tensor) -> None:
+        self._feed(self.second, tap, t)
 
     def first_pass(self, batches) -> None:
         first = True
