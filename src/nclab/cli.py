@@ -290,7 +290,7 @@ def backend_args(p) -> None:
 
 def executor_of(args):
     """The executor chosen by :func:`backend_args`' options."""
-    from nclab.sweep.backends import make_executor
+    from nclab.running.backends import make_executor
 
     params: dict = {}
     for item in getattr(args, "slurm", None) or ():
@@ -317,7 +317,7 @@ def executor_of(args):
 
 
 def cmd_run(args) -> int:
-    from nclab.experiments.runner import PlanError, plan, run_experiment
+    from nclab.running import PlanError, plan, run_experiment
     from nclab.report import build_report
     from nclab.store import Store
 
@@ -380,7 +380,7 @@ def cmd_run(args) -> int:
 # ---- verify ----------------------------------------------------------------------------------
 def cmd_verify(args) -> int:
     from nclab.experiments.registry import all_experiments
-    from nclab.experiments.runner import PlanError
+    from nclab.running import PlanError
     from nclab.store import Store
     from nclab.verify import (
         STATUSES,

@@ -105,9 +105,10 @@ def check_experiment(experiment, store, scale: str, *, run: bool = True, executo
                      progress=None, report: bool = True, outcome=None) -> ExperimentCheck:
     """Run (``run``; finished runs are reused) and evaluate one leaf experiment.
 
-    ``outcome``: the :class:`~nclab.experiments.runner.ExperimentOutcome` of runs already
+    ``outcome``: the :class:`~nclab.running.ExperimentOutcome` of runs already
     made for it (by :func:`verify`'s shared pool); it is then not run again."""
-    from nclab.experiments.runner import evaluate, run_experiment
+    from nclab.experiments.runner import evaluate
+    from nclab.running import run_experiment
     from nclab.report import build_report
 
     t0 = time.perf_counter()
@@ -162,13 +163,13 @@ def verify(experiments: Sequence, store, scale: str, *, run: bool = True, execut
     with every claim NOT-RUN and the reason).
 
     With ``run``, the runs of all the leaves are made first, together
-    (:func:`nclab.experiments.runner.run_experiments`: one plan and, with a pool executor,
+    (:func:`nclab.running.run_experiments`: one plan and, with a pool executor,
     one pool of workers, most expensive work first, so that no worker idles at an
     experiment's end), then every leaf is evaluated. ``progress``: the display of that
     combined run; ``on_trained()``: called when it ends; ``on_done(check)``: called after each
     evaluation (printing as they finish). After an interruption (Ctrl-C) every check is marked
     interrupted; what was stored is still evaluated."""
-    from nclab.experiments.runner import run_experiments
+    from nclab.running import run_experiments
 
     leaves = [leaf for exp in experiments for leaf in exp.leaves()]
     todo = [leaf for leaf in leaves if not leaf.skipped and scale in leaf.scales]

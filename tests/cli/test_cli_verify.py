@@ -75,7 +75,7 @@ def test_verify_trains_vectorised_groups_and_maps_crashed_checks_to_error(tmp_pa
 
 
 def test_a_diverged_run_is_never_scored(tmp_path):
-    from nclab.experiments.runner import replace_scale
+    from nclab.running import replace_scale
 
     exp = registry.get("sukenik2024-fig2-top")
     exp = replace_scale(exp, "smoke", overrides=(*exp.scales["smoke"].overrides, "optim.lr=1e6"))

@@ -5,7 +5,7 @@ from dataclasses import replace
 import pytest
 
 from nclab.experiments import registry
-from nclab.experiments.runner import PlanError, plan
+from nclab.running import PlanError, plan
 from nclab.experiments.spec import SCALES, Experiment
 
 FIGURES = (

@@ -45,7 +45,7 @@ def test_divergence_without_checkpoints_names_the_cause():
 
 def test_non_finite_parameter_is_named_at_a_probe_step(monkeypatch):
     """A parameter set to inf before training: the first probe (step 0) names it."""
-    from nclab.train import loop
+    from nclab.train import replica as loop
 
     original = loop.build_model
 

@@ -5,14 +5,13 @@
 - :mod:`.registry` -- :func:`get` an experiment by id (``sukenik2024-fig2-top``), :func:`ids`,
   :func:`all_experiments`; one module per paper: :mod:`.jacot2025`, :mod:`.zangrando2024`,
   :mod:`.sukenik2024`, :mod:`.xu2023`, :mod:`.papyan2020` (measured through :func:`nclab.analyze`).
-- :mod:`.runner` -- :func:`plan` (grid x seeds -> resolved configs), :func:`run_experiment`
-  (train or compute every run into a store, skip finished runs, resume unfinished ones).
 - :mod:`.measures`, :mod:`.checks`, :mod:`.common` -- shared measures (spectra, Gram
   matrices, theory references...), claim predicates and config / panel helpers.
 
-Example (a store from :mod:`nclab.store`)::
+Running them is :mod:`nclab.running`'s job (a store from :mod:`nclab.store`)::
 
-    from nclab.experiments import get, run_experiment
+    from nclab.experiments import get
+    from nclab.running import run_experiment
     from nclab.store import Store
 
     exp = get("sukenik2024-fig2-top")
@@ -36,12 +35,10 @@ from .spec import (
     Scale,
 )
 
-# the registry and the runner import torch: load them on first use, so that ``nclab.store`` and
-# ``nclab.report`` (which import .spec) stay light
+# the registry imports torch: load it on first use, so that ``nclab.report`` (which imports
+# .spec) stays light
 _LAZY = {
     "all_experiments": "registry", "get": "registry", "ids": "registry", "leaves": "registry",
-    "PlanError": "runner", "plan": "runner", "run_experiment": "runner",
-    "run_experiments": "runner",
 }
 
 
@@ -59,14 +56,10 @@ __all__ = [
     "Experiment",
     "Measure",
     "Panel",
-    "PlanError",
     "Results",
     "Scale",
     "all_experiments",
     "get",
     "ids",
     "leaves",
-    "plan",
-    "run_experiment",
-    "run_experiments",
 ]

@@ -9,7 +9,7 @@ Results flow as one long table (the store's schema, :data:`RECORD_COLUMNS`)::
     experiment, scale, run_id, seed, params (JSON of the grid point), step, layer, metric, value
 
 Panels name metrics and layers of that table; claims are functions of a :class:`Results` view of
-it. Nothing here trains or plots: ``nclab.experiments.runner`` runs, ``nclab.report`` draws.
+it. Nothing here trains or plots: ``nclab.running`` runs, ``nclab.report`` draws.
 
 Beyond the probe's per-layer metrics, an experiment lists :class:`Measure` s (spectra, Gram
 matrices, projections, margins, theory references computed by the runner from the model at

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .config import ConfigError, OptimConfig
+from .config import ConfigError, OptimConfig, TrainConfig
+from .losses import make_targets
 
 
 @dataclass
@@ -46,6 +47,13 @@ class TrainSet:
             inputs = idx if self.inputs is None else self.inputs[start : start + size]
             out.append((inputs, self.y[start : start + size], self.targets[start : start + size]))
         return out
+
+
+def train_set(cfg: TrainConfig, data) -> TrainSet:
+    """A split's tensors as the engine trains on them: inputs (None for the DUFM, whose inputs
+    are sample indices), labels and the loss targets of ``cfg.loss``."""
+    inputs = None if cfg.model.arch == "dufm" else data.X
+    return TrainSet(inputs, data.y, make_targets(data.y, data.K, cfg.loss, cfg.torch_dtype))
 
 
 def batch_seed(seed: int) -> int:

@@ -79,6 +79,22 @@ def zero_solution_loss(y: torch.Tensor, K: int, cfg: LossConfig) -> float:
     return fit_scale(cfg.preset, y.shape[0], n_out) * float(total)
 
 
+def batch_data_loss(fit, features, activations, B: int, fit_per_sample: float, N: int,
+                    feature_coef=None, activation_coef=None):
+    """The differentiated data part of the objective on a batch of ``B`` of ``N`` samples:
+    ``fit_per_sample/B · Σ_i ℓ_i + N/B · (c_H Σ_i ||h_i||^2 + c_Z Σ_l ||Z^l||^2)`` (every data
+    term scaled by N/B: an unbiased estimate of the full objective). Tensors or (S,) stacks;
+    a coefficient None leaves its term out."""
+    loss = fit * (fit_per_sample / B)
+    extra = None
+    if feature_coef is not None:
+        extra = feature_coef * features
+    if activation_coef is not None:
+        term = activation_coef * activations
+        extra = term if extra is None else extra + term
+    return loss if extra is None else loss + extra * (N / B)
+
+
 def predictions(out: torch.Tensor) -> torch.Tensor:
     """Predicted classes: argmax, or the sign for a scalar output (class 1 when positive)."""
     if out.shape[1] == 1:
@@ -89,10 +105,13 @@ def predictions(out: torch.Tensor) -> torch.Tensor:
 class Objective:
     """``C(θ) = c_fit Σ_i ℓ_i + Σ_groups c ||θ_g||^2 + c_H Σ_i ||h_i||^2 + c_Z Σ_l ||Z^l||^2``.
 
-    Calling it on a batch returns the scalar loss that is differentiated (the hot path: one
-    forward pass, no Python containers). :meth:`sums` and :meth:`parts` give the decomposition
-    on the full set, accumulated over chunks, for probes. ``N``: training-set size; ``K``: number
-    of outputs (target columns; ``torch_mse`` divides by N·K).
+    The engine differentiates the data part of one batch of B samples,
+    :func:`batch_data_loss` ``= c_fit·(N/B)·Σ_i ℓ_i + (N/B)·(c_H Σ_i ||h_i||^2 + c_Z Σ_l
+    ||Z^l||^2)``, and adds the parameter penalties itself (see :mod:`.stack`).
+    :meth:`batch_sums` is the forward pass of one model on a batch, giving the three sums;
+    :meth:`sums` and :meth:`parts` give the decomposition on the full set, accumulated over
+    chunks, for probes. ``N``: training-set size; ``K``: number of outputs (target columns;
+    ``torch_mse`` divides by N·K).
     """
 
     def __init__(self, model: nn.Module, loss: LossConfig, reg: Regularizer, N: int, K: int):
@@ -100,58 +119,50 @@ class Objective:
         self.preset, self.kind = loss.preset, loss.kind
         self.fit_per_sample = fit_scale(loss.preset, N, K) * N  # batch fit = this / B · Σ ℓ_i
         self.feature_coef, self.activation_coef = reg.feature_coef, reg.activation_coef
-        plain_features = isinstance(model, (DUFM, ResNet20))
-        if self.activation_coef > 0 or (self.feature_coef > 0 and not plain_features):
-            self._forward = self._forward_layers
-        elif self.feature_coef > 0 and isinstance(model, DUFM):
-            self._forward = self._forward_dufm_features
-        elif self.feature_coef > 0:
-            self._forward = self._forward_resnet_features
-        else:
-            self._forward = None
 
-    # ---- hot path -------------------------------------------------------------------------
     def __call__(self, inputs, targets: torch.Tensor) -> torch.Tensor:
-        """The loss on a batch (``inputs``: data rows, or sample indices / None for the DUFM)."""
-        B = targets.shape[0]
-        if self._forward is None:
-            loss = fit_sum(self.model(inputs), targets, self.kind) * (self.fit_per_sample / B)
-        else:
-            out, extra = self._forward(inputs)
-            loss = fit_sum(out, targets, self.kind) * (self.fit_per_sample / B)
-            loss = loss + extra * (self.N / B)
+        """The whole objective on a batch of this one model: :func:`batch_data_loss` of
+        :meth:`batch_sums` plus the parameter penalties (a reference; the engine batches it)."""
+        fc = self.feature_coef if self.feature_coef > 0 else None
+        ac = self.activation_coef if self.activation_coef > 0 else None
+        fit, feats, acts = self.batch_sums(inputs, targets, fc is not None, ac is not None)
+        loss = batch_data_loss(fit, feats, acts, targets.shape[0], self.fit_per_sample, self.N,
+                               fc, ac)
         penalty = self.reg.penalty()
         return loss if penalty is None else loss + penalty
 
-    def _forward_dufm_features(self, index):
-        h = self.model.H1 if index is None else self.model.H1[:, index]
-        return self.model(index), self.feature_coef * h.square().sum()
-
-    def _forward_resnet_features(self, x):
-        h = self.model.features(x)
-        return self.model.head(h), self.feature_coef * h.square().sum()
-
-    def _forward_layers(self, inputs):
-        outs = layer_outputs(self.model, inputs)
-        extra = self._extra_sums(outs)
-        return outs[-1].post, self.feature_coef * extra["features"] + \
-            self.activation_coef * extra["activations"]
-
-    def _extra_sums(self, outs) -> dict[str, torch.Tensor]:
-        zero = outs[-1].post.new_zeros(())
-        feats = zero
-        if self.feature_coef > 0:
-            feats = outs[features_entry(outs)].post.square().sum()
-        acts = zero
-        if self.activation_coef > 0:
-            acts = sum((o.post.square().sum() for o in outs if o.has_weight), zero)
-        return {"features": feats, "activations": acts}
+    def batch_sums(self, inputs, targets, features: bool, activations: bool):
+        """``(Σ_i ℓ_i, Σ_i ||h_i||^2 or None, Σ_l ||Z^l||^2 or None)`` on a batch, by the
+        cheapest forward pass that yields the sums asked for (``inputs``: data rows, or sample
+        indices / None for the DUFM)."""
+        model = self.model
+        if not features and not activations:
+            return fit_sum(model(inputs), targets, self.kind), None, None
+        if not activations and isinstance(model, DUFM):
+            h = model.H1 if inputs is None else model.H1[:, inputs]
+            return fit_sum(model(inputs), targets, self.kind), h.square().sum(), None
+        if not activations and isinstance(model, ResNet20):  # the backbone output
+            h = model.features(inputs)
+            return fit_sum(model.head(h), targets, self.kind), h.square().sum(), None
+        sums = self.sums(layer_outputs(model, inputs), targets, features, activations)
+        return (sums["fit"], sums["features"] if features else None,
+                sums["activations"] if activations else None)
 
     # ---- decomposition --------------------------------------------------------------------
-    def sums(self, outs, targets: torch.Tensor) -> dict[str, torch.Tensor]:
+    def sums(self, outs, targets: torch.Tensor, features: bool | None = None,
+             activations: bool | None = None) -> dict[str, torch.Tensor]:
         """Additive per-chunk sums (``fit``, ``features``, ``activations``) from the
-        ``layer_outputs`` of a chunk."""
-        return {"fit": fit_sum(outs[-1].post, targets, self.kind), **self._extra_sums(outs)}
+        ``layer_outputs`` of a chunk (a penalty's sum is 0 unless asked for; by default those
+        of the objective's non-zero penalties)."""
+        features = self.feature_coef > 0 if features is None else features
+        activations = self.activation_coef > 0 if activations is None else activations
+        zero = outs[-1].post.new_zeros(())
+        feats = outs[features_entry(outs)].post.square().sum() if features else zero
+        acts = zero
+        if activations:
+            acts = sum((o.post.square().sum() for o in outs if o.has_weight), zero)
+        return {"fit": fit_sum(outs[-1].post, targets, self.kind), "features": feats,
+                "activations": acts}
 
     def fit_of(self, total: float, n: int) -> float:
         """The preset's fit on a set of ``n`` samples whose ``Σ_i ℓ_i`` is ``total``."""

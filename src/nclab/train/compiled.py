@@ -20,7 +20,7 @@ import warnings
 import torch
 
 from .stacked import StackedNet
-from .update import ParameterStack, penalty, sgd_update
+from .stack import ParameterStack, penalty, sgd_update
 
 _CACHE: dict[tuple, object] = {}
 _FAILED = object()

@@ -1,21 +1,19 @@
-"""Which configs can share one vectorised run: :func:`vectorisable`, :func:`group_compatible`.
+"""Which configs can share one batched computation: :func:`group_key`, :func:`group_compatible`.
 
 Replicas of one group are trained as one batched computation, so they must agree on everything
 that fixes shapes, data, batches' sizes and the code path: the data section, the architecture
 (``model`` except its initialisation), the loss, the optimiser type, momentum and length, the
 schedule shape, the probes, ``dtype``, ``device`` and ``threads``. They may differ in
 
-- ``seed`` (initial weights and batch order), ``name``;
+- ``seed`` (initial weights and batch order), ``name``, ``out_dir``, ``checkpoint``;
 - ``optim.lr`` (the base learning rate of the shared schedule);
 - the whole ``reg`` section (weight decay, per-layer decays, feature/activation decay, scheme,
   factor: every replica gets its own penalty coefficients);
 - ``model.init``, ``model.init_scale``, ``model.feature_std``, ``model.init_from`` (each replica
   is initialised by ``nclab.train.build_model`` from its own config).
 
-A config is vectorisable for the DUFM and MLP families (hand-batched matmuls) and for ResNet20
-and the weight-normalised network (``torch.func``: :class:`~nclab.sweep.FuncNet`), trained with
-full-batch GD, mini-batch SGD (heavy-ball / Nesterov momentum) or Adam, and without an
-``out_dir`` (the vectorised trainer writes no checkpoints).
+Grouping never changes a run's numbers: on CPU a replica's arithmetic does not depend on the
+other rows of the stack (``tests/train/test_grouping_independence.py``).
 """
 
 from __future__ import annotations
@@ -23,11 +21,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from nclab.train import TrainConfig, to_dict
+from .config import TrainConfig, to_dict
 
-STACKED = ("dufm", "mlp")  # hand-batched matmuls (nclab.sweep.StackedNet)
-FAMILIES = (*STACKED, "resnet20", "weightnorm")  # the others through torch.func (FuncNet)
-OPTIMIZERS = ("gd", "sgd", "adam")
+STACKED = ("dufm", "mlp")  # hand-batched matmuls (nclab.train.stacked.StackedNet)
 
 # fields that may differ between the replicas of one group
 FREE = {
@@ -37,22 +33,10 @@ FREE = {
 }
 
 
-def vectorisable(cfg: TrainConfig) -> str | None:
-    """None when ``cfg`` can be trained by :func:`nclab.sweep.run_vectorised`, else the reason."""
-    if not isinstance(cfg, TrainConfig):
-        return f"not a TrainConfig: {type(cfg).__name__}"
-    if cfg.model.arch not in FAMILIES:
-        return f"model.arch={cfg.model.arch!r} (vectorised: {', '.join(FAMILIES)})"
-    if cfg.optim.name not in OPTIMIZERS:
-        return f"optim.name={cfg.optim.name!r} (vectorised: {', '.join(OPTIMIZERS)})"
-    if cfg.out_dir is not None:
-        return "out_dir is set (the vectorised trainer writes no checkpoints)"
-    return None
-
-
 def group_key(cfg: TrainConfig) -> str:
-    """A string equal for two configs exactly when they may share one vectorised run
-    (both must also be :func:`vectorisable`)."""
+    """A string equal for two configs exactly when they may share one batched run."""
+    if not isinstance(cfg, TrainConfig):
+        raise TypeError(f"not a TrainConfig: {type(cfg).__name__}")
     values = to_dict(cfg)
     for section, names in FREE.items():
         target = values if section is None else values[section]
@@ -64,20 +48,14 @@ def group_key(cfg: TrainConfig) -> str:
 def group_compatible(
     configs: Sequence[TrainConfig], *, max_replicas: int | None = None
 ) -> list[list[int]]:
-    """Partition the indices of ``configs`` into groups that can share one batched run.
-
-    Vectorisable configs with the same :func:`group_key` form a group (at most
-    ``max_replicas`` each, in input order); every other config is a group of its own. Groups
-    are listed in the order of their first member.
-    """
+    """Partition the indices of ``configs`` into groups that can share one batched run:
+    configs with the same :func:`group_key` (at most ``max_replicas`` each, in input order).
+    Groups are listed in the order of their first member."""
     if max_replicas is not None and (isinstance(max_replicas, bool) or max_replicas < 1):
         raise ValueError(f"max_replicas must be a positive integer or None, got {max_replicas!r}")
     groups: dict[str, list[list[int]]] = {}
     order: list[list[int]] = []
     for i, cfg in enumerate(configs):
-        if vectorisable(cfg) is not None:
-            order.append([i])
-            continue
         chunks = groups.setdefault(group_key(cfg), [])
         if not chunks or (max_replicas is not None and len(chunks[-1]) >= max_replicas):
             chunks.append([])

@@ -1,8 +1,9 @@
-"""Executors for :func:`nclab.experiments.run_experiments`: where and how grid points run.
+"""Executors for :func:`nclab.running.run_experiments`: where and how grid points run.
 
 - :class:`LocalExecutor` (``--backend local``, the default): compatible grid points trained
-  as vectorised groups in this process, other runs one by one; ``jobs > 1``: work units in a
-  pool of worker processes.
+  as groups (one batched computation each) in this process, or one by one (``vmap=False``);
+  ``jobs > 1``: work units in a pool of worker processes. A run's numbers are the same either
+  way.
 - :class:`RayExecutor` (``--backend ray``): each work unit a Ray task on an existing cluster
   (``ray start --head`` on your machines, then ``--address auto`` or ``HOST:PORT``) or on a
   local Ray instance; every task writes its runs into the shared store.
@@ -26,22 +27,25 @@ import os
 import shutil
 from pathlib import Path
 
-from nclab.experiments.runner import Options, PlanError, Progress, registered, run_pool
-
 from .execute import (
     DEFAULT_MAX_REPLICAS,
+    RunOutcome,
     UnitSpec,
     execute_unit,
     run_unit_spec,
     spread_units,
     work_units,
 )
+from .plan import Options, PlanError, registered
+from .pool import run_pool
+from .progress import Progress
 
 BACKENDS = ("local", "ray", "slurm")
 
 
 class LocalExecutor:
-    """Vectorised groups (``vmap``) in this process, or work units in ``jobs`` processes."""
+    """Groups of compatible runs (``vmap``; else one run per unit) in this process, or work
+    units in ``jobs`` processes."""
 
     def __init__(self, *, vmap: bool = True, jobs: int = 1, compile: bool = False,
                  max_replicas: int | None = DEFAULT_MAX_REPLICAS):
@@ -85,8 +89,6 @@ def _remote_options(runs, pending, store, options: Options) -> Options:
 def _failed_unit(store, runs, unit, err) -> dict:
     """Outcomes of a unit whose task failed for good: its runs that are finished in the store
     (the task got that far) count as done, the others failed."""
-    from nclab.experiments.runner import RunOutcome
-
     out = {}
     for i in unit:
         p = runs[i]

@@ -15,6 +15,10 @@ gradient ``2 c_{p,s} p_s`` is added in the update, which is ``torch.optim.SGD``'
 :func:`sgd_update` is that update on lists of tensors (shared by the eager step and the
 compiled one, where buffers start at zero: ``m·0 + d = d`` exactly). Rows can be dropped
 (:meth:`ParameterStack.keep`) when replicas stop (divergence); the others go on unchanged.
+
+A run's optimiser state (momentum buffers, Adam moments and step count) is one row of the
+stack: :meth:`ParameterStack.row_state` gives it to a checkpoint and ``states=`` of the
+constructor puts resumed rows back, so that a run resumes alone or in any group.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from nclab.train import Regularizer
+from .regularization import Regularizer
 
 
 def penalty_coefficients(model: nn.Module, reg: Regularizer) -> dict[str, float]:
@@ -99,7 +103,8 @@ class ParameterStack:
 
     def __init__(self, models: Sequence[nn.Module], coefs: Sequence[dict[str, float]],
                  momentum: float = 0.0, nesterov: bool = False, leaf: bool = True,
-                 adam: tuple[tuple[float, float], float] | None = None):
+                 adam: tuple[tuple[float, float], float] | None = None,
+                 states: Sequence[dict | None] | None = None):
         self.names = [n for n, _ in models[0].named_parameters()]
         self.buffer_names = [n for n, _ in models[0].named_buffers()]
         per_model = [dict(m.named_parameters()) for m in models]
@@ -125,6 +130,44 @@ class ParameterStack:
             self.m = [torch.zeros_like(p) for p in self.params]
             self.v = [torch.zeros_like(p) for p in self.params]
         self.neg_lr: list[torch.Tensor] = []
+        if states is not None and any(st is not None for st in states):
+            self._load_states(states)
+
+    def row_state(self, row: int) -> dict:
+        """Optimiser state of replica ``row`` (copies): ``momentum`` (a buffer or None per
+        parameter), ``adam_m`` / ``adam_v`` and ``adam_steps`` for Adam."""
+        state: dict = {"momentum": [None if b is None else b[row].detach().clone()
+                                    for b in self.bufs]}
+        if self.adam is not None:
+            state["adam_m"] = [t[row].clone() for t in self.m]
+            state["adam_v"] = [t[row].clone() for t in self.v]
+            state["adam_steps"] = self.steps
+        return state
+
+    def _load_states(self, states: Sequence[dict | None]) -> None:
+        """Rows from :meth:`row_state` of a checkpoint; every row must have one (replicas
+        resumed at one step)."""
+        if any(st is None for st in states):
+            raise ValueError("resumed and fresh replicas cannot share a group")
+        try:
+            with torch.no_grad():
+                for i, p in enumerate(self.params):
+                    rows = [st["momentum"][i] for st in states]
+                    if all(r is not None for r in rows):
+                        self.bufs[i] = torch.stack(rows).to(p)
+                    elif any(r is not None for r in rows):
+                        raise ValueError("momentum buffers present in some rows only")
+                if self.adam is not None:
+                    self.m = [torch.stack([st["adam_m"][i] for st in states]).to(p)
+                              for i, p in enumerate(self.params)]
+                    self.v = [torch.stack([st["adam_v"][i] for st in states]).to(p)
+                              for i, p in enumerate(self.params)]
+                    steps = {int(st["adam_steps"]) for st in states}
+                    if len(steps) != 1:
+                        raise ValueError(f"Adam step counts differ: {sorted(steps)}")
+                    self.steps = steps.pop()
+        except (KeyError, IndexError, TypeError, RuntimeError) as err:
+            raise ValueError(f"optimiser state does not match the model: {err}") from None
 
     @property
     def S(self) -> int:

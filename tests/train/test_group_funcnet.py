@@ -6,8 +6,8 @@ decays."""
 import pytest
 import torch
 
-from nclab.sweep import ParameterStack, run_vectorised, vectorisable
-from nclab.train import TrainConfig, apply_overrides, build_data, build_model, run
+from nclab.train import TrainConfig, apply_overrides, build_data, build_model, run, run_group
+from nclab.train.stack import ParameterStack
 
 RESNET = ["data.name=digits", "data.split=all", "data.n_per_class=3", "model.arch=resnet20",
           "model.widths=[12]", "model.n_linear=1", "dtype=float64", "optim.name=sgd",
@@ -24,11 +24,11 @@ def cfg_of(base, *overrides):
     return apply_overrides(TrainConfig(), [*base, *overrides])
 
 
-def check_group(configs, assert_matches, **tol):
-    results = run_vectorised(configs)
+def check_group(configs, assert_matches):
+    results = run_group(configs)
     for cfg, vec in zip(configs, results, strict=True):
         assert not vec.diverged
-        assert_matches(vec, run(cfg), **tol)
+        assert_matches(vec, run(cfg))
     assert len({r.loss_parts["loss"] for r in results}) == len(configs)  # replicas differ
     return results
 
@@ -36,11 +36,11 @@ def check_group(configs, assert_matches, **tol):
 def test_resnet20_minibatch_sgd_batchnorm_buffers_per_replica(assert_matches):
     configs = [cfg_of(RESNET, f"seed={s}", f"optim.lr={lr}", f"reg.weight_decay={wd}")
                for s, lr, wd in [(0, 0.02, 1e-3), (1, 0.05, 0.0), (2, 0.01, 5e-3)]]
-    results = check_group(configs, assert_matches, params_rtol=1e-10, trace_rtol=1e-10)
+    results = check_group(configs, assert_matches)
     for cfg, vec in zip(configs, results, strict=True):  # the running statistics too
         seq = run(cfg)
         for (name, a), b in zip(seq.model.named_buffers(), vec.model.buffers(), strict=True):
-            assert torch.allclose(a.double(), b.double(), rtol=1e-10, atol=1e-12), name
+            assert torch.equal(a, b), name
     stats = [dict(r.model.named_buffers())["stem_bn.running_mean"] for r in results]
     assert not torch.allclose(stats[0], stats[1])  # each replica its own batches
 
@@ -51,13 +51,13 @@ def test_resnet20_full_batch_gd_with_feature_decay(assert_matches):
                       "loss.preset=p2_dufm", "reg.scheme=dufm_like", f"reg.weight_decay={wd}",
                       f"reg.feature_decay={fd}", f"seed={s}")
                for s, lr, wd, fd in [(0, 0.1, 1e-3, 1e-3), (1, 0.05, 5e-3, 0.0)]]
-    check_group(configs, assert_matches, params_rtol=1e-10, trace_rtol=1e-10)
+    check_group(configs, assert_matches)
 
 
 def test_weightnorm_rho_decay_per_replica(assert_matches):
     configs = [cfg_of(WEIGHTNORM, f"seed={s}", f"optim.lr={lr}", f"reg.weight_decay={wd}")
                for s, lr, wd in [(0, 0.05, 1e-3), (1, 0.02, 1e-2)]]
-    check_group(configs, assert_matches, params_rtol=1e-10, trace_rtol=1e-10)
+    check_group(configs, assert_matches)
 
 
 def test_parameter_stack_carries_buffers():
@@ -72,15 +72,14 @@ def test_parameter_stack_carries_buffers():
     assert float(dict(models[0].named_buffers())["stem_bn.running_var"][0]) == 7.0
 
 
-def test_vectorisable_families():
-    assert vectorisable(cfg_of(RESNET)) is None and vectorisable(cfg_of(WEIGHTNORM)) is None
+def test_incompatible_families_are_rejected():
     with pytest.raises(ValueError, match="differ"):
-        run_vectorised([cfg_of(RESNET), cfg_of(RESNET, "model.widths=[8]")])
+        run_group([cfg_of(RESNET), cfg_of(RESNET, "model.widths=[8]")])
 
 
 def test_compile_on_the_torch_func_path_warns_and_trains_eagerly(assert_matches):
     configs = [cfg_of(WEIGHTNORM, f"seed={s}", "optim.steps=3") for s in (0, 1)]
     with pytest.warns(RuntimeWarning, match="torch.func"):
-        results = run_vectorised(configs, compile=True)
+        results = run_group(configs, compile=True)
     for cfg, vec in zip(configs, results, strict=True):
-        assert_matches(vec, run(cfg), params_rtol=1e-10, trace_rtol=1e-10)
+        assert_matches(vec, run(cfg))

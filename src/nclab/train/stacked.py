@@ -11,7 +11,7 @@ with ``Xᵀ``.
 :class:`nclab.train.Objective` on a batch of B samples: ``c_fit·(N/B)·Σ_i ℓ_i`` plus the feature
 and activation penalties ``(N/B)·(c_H Σ_i ||h_i||^2 + c_Z Σ_l ||Z^l||^2)`` (coefficients per
 replica, None when no replica has the term). Parameter penalties are not part of it (see
-:mod:`nclab.sweep.update`).
+:mod:`nclab.train.stack`).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from nclab.models import DUFM, MLP
+
+from .losses import batch_data_loss
 
 
 class StackedNet:
@@ -115,17 +117,34 @@ class StackedNet:
         (S, B) for cross-entropy. ``feature_coef`` / ``activation_coef``: (S,) or None.
         """
         out, feats, act_sq = self.forward(params, x, idx, activation_coef is not None)
-        B = out.shape[-1]
         if self.kind == "ce":
             labels = targets.expand(out.shape[0], -1) if targets.ndim == 1 else targets
             fit = F.cross_entropy(out, labels, reduction="none").sum(1)
         else:
             fit = (out - targets).square().sum((1, 2))
-        loss = fit * (self.fit_per_sample / B)
-        extra = None
-        if feature_coef is not None:
-            extra = feature_coef * feats.square().sum((1, 2))
-        if activation_coef is not None:
-            term = activation_coef * act_sq
-            extra = term if extra is None else extra + term
-        return loss if extra is None else loss + extra * (self.N / B)
+        feats_sq = None if feature_coef is None else feats.square().sum((1, 2))
+        return batch_data_loss(fit, feats_sq, act_sq, out.shape[-1], self.fit_per_sample,
+                               self.N, feature_coef, activation_coef)
+
+
+class StackedBatches:
+    """Each step's ``(x, targets, idx)`` in the layout of :class:`StackedNet`.
+
+    Full batch: the shared inputs (N, D) and targets (K, N) (labels (N,) for cross-entropy),
+    no copy, ``idx`` None. Mini-batches: every replica's sampler draws its own indices
+    (S, B); inputs (S, B, D), targets (S, K, B) (labels (S, B)).
+    """
+
+    def __init__(self, train, kind: str):
+        self.train, self.kind = train, kind
+        self.X = None if train.inputs is None else train.inputs.reshape(train.N, -1)
+        self.targets = train.targets if kind == "ce" else train.targets.T.contiguous()
+
+    def take(self, replicas):
+        index = [r.sampler.next() for r in replicas]
+        if index[0] is None:
+            return self.X, self.targets, None
+        idx = torch.stack(index)
+        x = None if self.X is None else self.X[idx]
+        t = self.train.targets[idx]
+        return x, (t if self.kind == "ce" else t.transpose(1, 2)), idx

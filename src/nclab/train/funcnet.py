@@ -5,7 +5,7 @@ r"""The general vectorised path: the data loss of S replicas of any nclab model 
 weight-normalised (ρ, V) network -- goes through :class:`FuncNet`: the template module is called
 with each replica's parameters and buffers by ``torch.func.functional_call``, mapped over the
 replica axis by ``torch.func.vmap``. Gradients flow by ordinary autograd through ``vmap`` into
-the stacked leaf parameters of :class:`~nclab.sweep.ParameterStack`, whose update carries the
+the stacked leaf parameters of :class:`~nclab.train.stack.ParameterStack`, whose update carries the
 per-replica learning rates and weight decays (a manual GD / SGD-momentum / Adam step: one
 ``torch.optim`` optimiser cannot hold a learning rate per replica).
 
@@ -28,16 +28,12 @@ orientation, see :class:`FuncBatches`).
 
 from __future__ import annotations
 
-import copy
-
 import torch
 from torch import nn
 from torch.func import functional_call, vmap
 
-from nclab.models import ResNet20
-from nclab.train import Objective, TrainSet
-from nclab.train.losses import fit_sum, layer_outputs
-
+from .batches import TrainSet
+from .losses import Objective, batch_data_loss
 from .replica import Replica
 
 
@@ -45,42 +41,27 @@ class _DataLoss(nn.Module):
     """One replica's data loss as a module (so that ``functional_call`` swaps the model's
     parameters and buffers for the whole objective, features and activations included)."""
 
-    def __init__(self, model: nn.Module, objective: Objective, kind: str):
+    def __init__(self, model: nn.Module, objective: Objective):
         super().__init__()
-        self.model, self.objective, self.kind = model, objective, kind
-        self.resnet = isinstance(model, ResNet20)
+        self.model, self.objective = model, objective
 
     def forward(self, x, targets, feature_coef, activation_coef):
-        B = targets.shape[0]
-        scale = self.objective.fit_per_sample / B
-        if feature_coef is None and activation_coef is None:
-            return fit_sum(self.model(x), targets, self.kind) * scale
-        if activation_coef is None and self.resnet:  # the backbone output is the feature
-            h = self.model.features(x)
-            fit = fit_sum(self.model.head(h), targets, self.kind)
-            extra = feature_coef * h.square().sum()
-        else:
-            sums = self.objective.sums(layer_outputs(self.model, x), targets)
-            fit, extra = sums["fit"], 0.0
-            if feature_coef is not None:
-                extra = extra + feature_coef * sums["features"]
-            if activation_coef is not None:
-                extra = extra + activation_coef * sums["activations"]
-        return fit * scale + extra * (self.objective.N / B)
+        obj = self.objective
+        fit, feats, acts = obj.batch_sums(x, targets, feature_coef is not None,
+                                          activation_coef is not None)
+        return batch_data_loss(fit, feats, acts, targets.shape[0], obj.fit_per_sample, obj.N,
+                               feature_coef, activation_coef)
 
 
 class FuncNet:
     """Batched data loss of replicas built like ``template`` (any module), parameters and
-    buffers taken from ``stack`` (:class:`~nclab.sweep.ParameterStack`, read at every call:
+    buffers taken from ``stack`` (:class:`~nclab.train.stack.ParameterStack`, read at every call:
     rows dropped by divergence are gone). ``features`` / ``activations``: some replica has a
     feature / activation penalty."""
 
     def __init__(self, template: Replica, stack, kind: str, *, features: bool = False,
                  activations: bool = False):
-        objective = copy.copy(template.objective)  # unit coefficients: sums of every term
-        objective.feature_coef = 1.0 if features else 0.0
-        objective.activation_coef = 1.0 if activations else 0.0
-        self.module = _DataLoss(template.model, objective, kind)
+        self.module = _DataLoss(template.model, template.objective)
         self.stack, self.kind = stack, kind
         self.names = ["model." + n for n in stack.names]
         self.buffer_names = ["model." + n for n in stack.buffer_names]

@@ -10,7 +10,7 @@ from nclab.experiments import checks as C
 from nclab.experiments import registry
 from nclab.experiments.common import dufm
 from nclab.experiments.measures import dufm_references, means_spectrum
-from nclab.experiments.runner import PlanError, Progress, plan, run_experiment
+from nclab.running import PlanError, Progress, plan, run_experiment
 from nclab.experiments.spec import Claim, Experiment, Scale
 from nclab.store import Store
 from nclab.sweep.backends import LocalExecutor, RayExecutor, SlurmExecutor, make_executor

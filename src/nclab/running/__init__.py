@@ -1,0 +1,58 @@
+"""Running experiments: plan a grid, execute it into a store, show progress, keep records.
+
+- :mod:`.plan` -- :func:`plan` (grid x seeds -> :class:`PlannedRun` with resolved configs),
+  :func:`replan`, :class:`Options`, :class:`PlanError`.
+- :mod:`.grid` -- :func:`run_experiments` / :func:`run_experiment`: one plan, finished runs
+  skipped, the pending ones handed to an executor.
+- :mod:`.backends` -- where runs execute: :class:`LocalExecutor` (groups in this process or a
+  pool of workers), :class:`RayExecutor`, :class:`SlurmExecutor`.
+- :mod:`.execute` -- work units into the store: a group of training runs (one
+  :func:`nclab.train.run_group`, checkpoints, resume, measures) or a theory computation.
+- :mod:`.pool` -- worker processes for ``--jobs``; :mod:`.progress` -- progress callbacks.
+- :mod:`.records` -- a run's store rows, its summary and the measures taken on the way.
+
+A run's stored numbers never depend on how it was scheduled: alone, in a group of any size, in
+a worker process or a remote task (``tests/train/test_grouping_independence.py``).
+"""
+
+from .backends import BACKENDS, LocalExecutor, RayExecutor, SlurmExecutor, make_executor
+from .execute import (
+    DEFAULT_MAX_REPLICAS,
+    ExperimentOutcome,
+    RunOutcome,
+    UnitSpec,
+    execute_group,
+    execute_unit,
+    run_unit_spec,
+    work_units,
+)
+from .grid import Executor, run_experiment, run_experiments
+from .plan import Options, PlanError, PlannedRun, grid_points, plan, replan, replace_scale
+from .progress import Progress
+
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_MAX_REPLICAS",
+    "Executor",
+    "ExperimentOutcome",
+    "LocalExecutor",
+    "Options",
+    "PlanError",
+    "PlannedRun",
+    "Progress",
+    "RayExecutor",
+    "RunOutcome",
+    "SlurmExecutor",
+    "UnitSpec",
+    "execute_group",
+    "execute_unit",
+    "grid_points",
+    "make_executor",
+    "plan",
+    "replan",
+    "replace_scale",
+    "run_experiment",
+    "run_experiments",
+    "run_unit_spec",
+    "work_units",
+]
