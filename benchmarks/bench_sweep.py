@@ -1,4 +1,4 @@
-"""Vectorised training (``nclab.sweep.run_vectorised``) vs one run per seed, in one process.
+"""Grouped training (``nclab.train.run_group``) vs one run per seed, in one process.
 
 Workloads (seed-steps/s = replicas × optimiser steps / wall time):
 
@@ -18,7 +18,7 @@ Ways, all with probes off and timed end to end (building the data and models inc
 * ``run``      -- ``nclab.train.run`` once per seed (``--seq-replicas`` seeds are timed; a
   sequential run's speed does not depend on how many others follow it);
 * ``hand``     -- a minimal hand-written PyTorch loop per seed (``torch.optim.SGD``);
-* ``vec``      -- ``run_vectorised`` of all S seeds, eager;
+* ``vec``      -- ``run_group`` of all S seeds, eager;
 * ``vec+jit``  -- the same with ``compile=True``, after one warm-up run of the same shapes (the
   compiled step is cached per process); the compile time is printed separately;
 * ``ceiling``  -- one batched matmul chain forward + backward written out by hand (no autograd,
@@ -68,8 +68,11 @@ import torch  # noqa: E402
 
 import nclab  # noqa: E402
 import workloads  # noqa: E402
-from nclab.sweep import run_vectorised  # noqa: E402
-from nclab.train import TrainConfig, run  # noqa: E402
+from nclab.train import (  # noqa: E402
+    TrainConfig,
+    run,
+    run_group,  # noqa: E402
+)
 from workloads import FMNIST  # noqa: E402
 
 TARGETS = {("a", 10, "vec"): 3.0, ("a", 10, "vec+jit"): 4.5, ("b", 10, "vec"): 6.0,
@@ -149,10 +152,10 @@ def bench_case(case: str, S: int, steps: int, config, hand, chain) -> dict:
     compile_on = not ARGS.no_compile and config(5, 0).model.arch in ("dufm", "mlp")
     # warm-ups: first calls (lazy imports, allocator, compiled step of these shapes)
     run(config(5, 0))
-    run_vectorised([config(5, s) for s in range(S)])
+    run_group([config(5, s) for s in range(S)])
     compile_s = None
     if compile_on:
-        compile_s = timed(lambda: run_vectorised([config(steps, s) for s in range(S)],
+        compile_s = timed(lambda: run_group([config(steps, s) for s in range(S)],
                                                  compile=True))
     times: dict[str, list[float]] = {"run": [], "vec": []}
     if hand is not None:
@@ -166,9 +169,9 @@ def bench_case(case: str, S: int, steps: int, config, hand, chain) -> dict:
         if hand is not None:
             times["hand"].append(timed(lambda: [hand(steps, s) for s in range(R)]))
         times["vec"].append(timed(lambda: vec_results.__setitem__(
-            slice(None), run_vectorised(configs))))
+            slice(None), run_group(configs))))
         if compile_on:
-            times["vec+jit"].append(timed(lambda: run_vectorised(configs, compile=True)))
+            times["vec+jit"].append(timed(lambda: run_group(configs, compile=True)))
         if chain is not None:
             times["ceiling"].append(chain(S, steps))
     best = {k: min(v) for k, v in times.items()}

@@ -317,8 +317,8 @@ def executor_of(args):
 
 
 def cmd_run(args) -> int:
-    from nclab.running import PlanError, plan, run_experiment
     from nclab.report import build_report
+    from nclab.running import PlanError, plan, run_experiment
     from nclab.store import Store
 
     exp = _get(args.experiment)

@@ -138,10 +138,10 @@ def run_demo(root="runs", jobs: int | None = None, console: Console | None = Non
     from nclab.cli import RichProgress, _print_claims
     from nclab.experiments.registry import get
     from nclab.experiments.runner import evaluate
-    from nclab.running import run_experiments
     from nclab.report import build_report
-    from nclab.store import Store
+    from nclab.running import run_experiments
     from nclab.running.backends import LocalExecutor
+    from nclab.store import Store
 
     console = console or Console(highlight=False)
     jobs = jobs or min(2, os.cpu_count() or 1)

@@ -108,8 +108,8 @@ def check_experiment(experiment, store, scale: str, *, run: bool = True, executo
     ``outcome``: the :class:`~nclab.running.ExperimentOutcome` of runs already
     made for it (by :func:`verify`'s shared pool); it is then not run again."""
     from nclab.experiments.runner import evaluate
-    from nclab.running import run_experiment
     from nclab.report import build_report
+    from nclab.running import run_experiment
 
     t0 = time.perf_counter()
     out = ExperimentCheck(experiment.id, experiment.paper, experiment.figure, experiment.title,

@@ -72,7 +72,7 @@ def test_backend_options_are_checked(capsys, tmp_path):
 
 
 def test_run_vectorises_compatible_runs_unless_no_vmap(capsys, tmp_path):
-    for flag, expected in ((), 2), (("--no-vmap",), None):
+    for flag, expected in ((), 2), (("--no-vmap",), 1):
         out_dir = tmp_path / ("vec" if not flag else "seq")
         code, _, err = run(capsys, "run", "sukenik2024-fig9-left", "--scale", "smoke", "--out",
                            str(out_dir), "--quiet", "--no-report", *flag)
@@ -80,7 +80,7 @@ def test_run_vectorises_compatible_runs_unless_no_vmap(capsys, tmp_path):
         summaries = [json.loads(p.read_text())["summary"]
                      for p in out_dir.glob("*/smoke/*/summary.json")]
         assert len(summaries) == 2
-        assert {s.get("vectorised") for s in summaries} == {expected}
+        assert {s.get("group_size") for s in summaries} == {expected}
 
 
 def test_list_shows_every_figure(capsys):

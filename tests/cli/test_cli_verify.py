@@ -60,7 +60,7 @@ def test_verify_trains_vectorised_groups_and_maps_crashed_checks_to_error(tmp_pa
     got = json.loads(capsys.readouterr().out)["experiments"][0]
     assert code == 0 and got["trained"] == 2 and got["runs"] == 2
     runs = list((tmp_path / "sukenik2024-fig9-left" / "smoke").glob("*/summary.json"))
-    assert len(runs) == 2 and all('"vectorised": 2' in p.read_text() for p in runs)
+    assert len(runs) == 2 and all('"group_size": 2' in p.read_text() for p in runs)
 
     exp = registry.get("sukenik2024-fig3-left")
 

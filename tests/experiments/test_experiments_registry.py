@@ -5,8 +5,8 @@ from dataclasses import replace
 import pytest
 
 from nclab.experiments import registry
-from nclab.running import PlanError, plan
 from nclab.experiments.spec import SCALES, Experiment
+from nclab.running import PlanError, plan
 
 FIGURES = (
     [f"jacot2025-fig{i}" for i in range(1, 6)]

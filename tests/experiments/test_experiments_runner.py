@@ -9,8 +9,8 @@ from nclab.experiments import checks as C
 from nclab.experiments import registry
 from nclab.experiments.common import dufm
 from nclab.experiments.measures import average_rank, dufm_references, means_spectrum
-from nclab.running import PlanError, Progress, plan, run_experiment
 from nclab.experiments.spec import Claim, Experiment, Measure, Scale
+from nclab.running import LocalExecutor, PlanError, Progress, plan, run_experiment
 from nclab.store import Store
 
 
@@ -62,19 +62,24 @@ def test_runs_store_records_and_skip_when_finished(tmp_path):
     assert [r.status for r in again.runs] == ["skipped"] * 4
 
 
-def test_interrupted_run_resumes_bit_identically(tmp_path):
+@pytest.mark.parametrize("grouped", [False, True])
+def test_interrupted_run_resumes_bit_identically(tmp_path, grouped):
     exp = tiny(steps=200, seeds=2, measures=(means_spectrum(), dufm_references()))
     ref = Store(tmp_path / "ref")
-    run_experiment(exp, ref, "smoke")
+    run_experiment(exp, ref, "smoke", executor=LocalExecutor(vmap=not grouped))
     store = Store(tmp_path / "cut")
     stop = StopAt(index=1, step=60)
-    out = run_experiment(exp, store, "smoke", progress=stop, chunk_seconds=0.01)
+    out = run_experiment(exp, store, "smoke", progress=stop, chunk_seconds=0.01,
+                         executor=LocalExecutor(vmap=grouped))
     assert out.interrupted
     statuses = {r["run_id"]: r["status"] for r in store.runs("tiny-dufm", "smoke")}
-    assert sorted(statuses.values()) == ["finished", "interrupted"]
+    if grouped:  # one group: both interrupted
+        assert sorted(statuses.values()) == ["interrupted", "interrupted"]
+    else:
+        assert sorted(statuses.values()) == ["finished", "interrupted"]
     again = run_experiment(exp, store, "smoke")
-    assert [r.status for r in again.runs] == ["skipped", "finished"]
-    assert again.runs[1].summary["resumed_at"] >= 60
+    assert [r.status for r in again.runs] == ["finished" if grouped else "skipped", "finished"]
+    assert again.runs[1].summary["resumed_at"] > 0  # resumed from a checkpoint, not retrained
     assert final_rows(store, "tiny-dufm") == final_rows(ref, "tiny-dufm")
 
 

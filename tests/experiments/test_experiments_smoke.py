@@ -7,10 +7,10 @@ import pytest
 
 from nclab.experiments import registry
 from nclab.experiments.runner import evaluate
-from nclab.running import run_experiment
 from nclab.report import make_figures, write_html_report
 from nclab.report.data import collect
 from nclab.report.panels import PER_LAYER_KINDS
+from nclab.running import run_experiment
 from nclab.store import Store
 
 LEAVES = [e.id for e in registry.leaves()]

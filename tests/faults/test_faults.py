@@ -23,10 +23,10 @@ from nclab.cli import main
 from nclab.experiments import registry
 from nclab.experiments.common import dufm
 from nclab.experiments.measures import means_spectrum
-from nclab.running import PlanError, Progress, plan, run_experiment
 from nclab.experiments.spec import Experiment, Measure, Scale
 from nclab.metrics import ClassStats, layer_report, nc3_cos
 from nclab.metrics.balance import balancedness
+from nclab.running import PlanError, Progress, plan, run_experiment
 from nclab.store import Store
 from nclab.train import ConfigError, TrainConfig, apply_overrides
 

@@ -10,11 +10,11 @@ from nclab.experiments import checks as C
 from nclab.experiments import registry
 from nclab.experiments.common import dufm
 from nclab.experiments.measures import dufm_references, means_spectrum
-from nclab.running import PlanError, Progress, plan, run_experiment
 from nclab.experiments.spec import Claim, Experiment, Scale
+from nclab.running import PlanError, Progress, plan, run_experiment
+from nclab.running.backends import LocalExecutor, RayExecutor, SlurmExecutor, make_executor
+from nclab.running.execute import work_units
 from nclab.store import Store
-from nclab.sweep.backends import LocalExecutor, RayExecutor, SlurmExecutor, make_executor
-from nclab.sweep.execute import work_units
 
 
 def tiny(measures=(), seeds=3, grid=None):
@@ -84,14 +84,14 @@ def test_vectorised_grid_stores_what_the_sequential_runner_stores(tmp_path):
 
 def _every_step(monkeypatch):
     """Progress after every step of a vectorised group (not about every second)."""
-    import nclab.sweep.execute as ex
+    import nclab.running.execute as ex
 
-    original = ex.run_vectorised
-    monkeypatch.setattr(ex, "run_vectorised",
+    original = ex.run_group
+    monkeypatch.setattr(ex, "run_group",
                         lambda *a, **k: original(*a, **{**k, "progress_seconds": 0.0}))
 
 
-def test_interrupted_group_is_trained_again(tmp_path, monkeypatch):
+def test_interrupted_group_resumes_to_the_same_numbers(tmp_path, monkeypatch):
     _every_step(monkeypatch)
     exp = tiny(seeds=2, grid={"reg.weight_decay": [0.004]})
     store = Store(tmp_path)
@@ -140,7 +140,7 @@ def test_a_diverging_replica_is_stored_with_its_last_good_parameters(tmp_path):
     out = run_experiment(exp, store, "smoke", executor=LocalExecutor())
     assert [r.status for r in out.runs] == ["finished", "diverged"]
     assert sorted(r["status"] for r in store.runs()) == ["diverged", "finished"]
-    by_lr = {r.summary["vectorised"]: r for r in out.runs}
+    by_lr = {r.summary["group_size"]: r for r in out.runs}
     assert set(by_lr) == {2}
     summaries = {json.loads((tmp_path / exp.id / "smoke" / r.run_id / "summary.json")
                             .read_text())["params"]["optim.lr"]: r.summary for r in out.runs}
@@ -151,7 +151,7 @@ def test_a_diverging_replica_is_stored_with_its_last_good_parameters(tmp_path):
 
 
 def test_a_failed_task_counts_the_runs_it_finished(tmp_path):
-    from nclab.sweep.backends import _failed_unit
+    from nclab.running.backends import _failed_unit
 
     exp = tiny(seeds=2, grid={"reg.weight_decay": [0.004]})
     store = Store(tmp_path)
@@ -169,7 +169,7 @@ def test_failed_group_marks_its_runs_failed_and_the_grid_goes_on(tmp_path, monke
     def boom(*args, **kwargs):
         raise RuntimeError("out of memory")
 
-    monkeypatch.setattr("nclab.sweep.execute.run_vectorised", boom)
+    monkeypatch.setattr("nclab.running.execute.run_group", boom)
     out = run_experiment(exp, Store(tmp_path), "smoke", executor=LocalExecutor())
     assert {r.status for r in out.runs} == {"failed"}
     assert all("out of memory" in r.error for r in out.runs)
@@ -242,7 +242,7 @@ def test_jobs_pool_of_work_units_matches_in_process(tmp_path):
 
 
 def test_spread_units_uses_every_worker():
-    from nclab.sweep.execute import spread_units
+    from nclab.running.execute import spread_units
 
     assert spread_units([[0, 1, 2]], 2) == [[0, 1], [2]]
     assert spread_units([[0, 1, 2, 3], [4]], 3) == [[0, 1], [2, 3], [4]]

@@ -27,7 +27,7 @@ from .execute import (
     work_units,
 )
 from .grid import Executor, run_experiment, run_experiments
-from .plan import Options, PlanError, PlannedRun, grid_points, plan, replan, replace_scale
+from .plan import Options, PlanError, PlannedRun, grid_points, plan, replace_scale, replan
 from .progress import Progress
 
 __all__ = [

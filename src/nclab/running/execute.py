@@ -42,7 +42,7 @@ from nclab.train import (
 from nclab.train.config import diff
 from nclab.train.optim import total_steps
 
-from .plan import Options, PlannedRun, PlanError, replan
+from .plan import Options, PlanError, PlannedRun, replan
 from .progress import Progress, QueueProgress
 from .records import (
     MEASURES_FILE,
@@ -364,6 +364,7 @@ def _train(live, progress: Progress, compile: bool, chunk_seconds: float):
     results = run_group([p.config for p in runs], out_dirs=[h.train_dir for _, _, h in live],
                         resume=True, compile=compile, at_steps={s for w in wanted for s in w},
                         on_step=on_step, on_progress=on_progress,
+                        progress_seconds=min(chunk_seconds, 1.0),
                         checkpoint_seconds=chunk_seconds, restore_last_probe=True)
     out = []
     for k, (p, result) in enumerate(zip(runs, results, strict=True)):

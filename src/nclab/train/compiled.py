@@ -19,8 +19,8 @@ import warnings
 
 import torch
 
-from .stacked import StackedNet
 from .stack import ParameterStack, penalty, sgd_update
+from .stacked import StackedNet
 
 _CACHE: dict[tuple, object] = {}
 _FAILED = object()
