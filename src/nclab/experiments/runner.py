@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import itertools
 import json
 import math
 import shutil
@@ -39,6 +38,8 @@ from typing import Any
 
 import numpy as np
 
+from nclab.store import DONE_STATUSES as DONE  # store statuses a re-run skips
+from nclab.store import run_id
 from nclab.train import (
     CheckpointError,
     ConfigError,
@@ -51,12 +52,10 @@ from nclab.train import (
 )
 from nclab.train.config import diff
 
-from .ids import run_id
 from .measures import Context
-from .spec import SCALES, Experiment, Results
+from .spec import SCALES, Experiment, Results, grid_points
 
 MEASURES_FILE = "measures.json"
-DONE = ("finished", "diverged")  # store statuses a re-run skips (nclab.store.DONE_STATUSES)
 WAIT_SECONDS = 0.5  # polling interval while another process holds a run's lock
 # config keys that may differ between a stored run and a new plan without invalidating it
 _UNCHECKED = {"data.data_dir", "device", "threads", "out_dir"}
@@ -87,15 +86,6 @@ class PlannedRun:
             return to_dict(self.config)
         name = getattr(self.experiment.compute, "__qualname__", str(self.experiment.compute))
         return {"compute": name, "params": self.params, "seed": self.seed}
-
-
-def grid_points(grid) -> list[dict]:
-    """The cartesian product of ``grid`` (key -> values) as dicts, in the grid's key order."""
-    if not grid:
-        return [{}]
-    keys = list(grid)
-    return [dict(zip(keys, values, strict=True))
-            for values in itertools.product(*(list(grid[k]) for k in keys))]
 
 
 def _is_config_key(key: str) -> bool:
@@ -837,24 +827,6 @@ def _final_by_layer(final: dict, names: dict | None = None) -> dict:
 
 
 # ---- results and claims ----------------------------------------------------------------------
-def evaluate(experiment: Experiment, results: Results) -> list[tuple[str, Any]]:
-    """``[(claim text, ClaimOutcome)]`` of a leaf experiment's claims on ``results``."""
-    from .spec import ClaimOutcome
-
-    out = []
-    nothing = not results.rows and not results.diverged()  # diverged runs: Claim.evaluate says so
-    for claim in experiment.claims:
-        if nothing:
-            out.append((claim.text, ClaimOutcome("NOT-RUN", reason="no finished runs")))
-            continue
-        try:
-            outcome = claim.evaluate(results)
-        except Exception as err:  # noqa: BLE001 -- shown as NOT-RUN with the reason
-            outcome = ClaimOutcome("NOT-RUN", reason=f"check raised {type(err).__name__}: {err}")
-        out.append((claim.text, outcome))
-    return out
-
-
 def mean_final(results: Results, metric: str, layer: str) -> float:
     """Mean over runs of the final ``metric`` of ``layer`` (NaN when absent)."""
     v = results.final(metric, layer)
