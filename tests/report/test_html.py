@@ -19,8 +19,8 @@ from report_synthetic import (
     synthetic_rows,
 )
 
-from nclab.experiments.spec import ClaimOutcome, Panel, Results
 from nclab.experiments.claims import evaluate
+from nclab.experiments.spec import ClaimOutcome, Panel, Results
 from nclab.report import build_report, write_html_report
 from nclab.store import Store
 
