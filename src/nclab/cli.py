@@ -222,29 +222,25 @@ class RichProgress:
                         description=f"{self.label} [{int(done)}/{self.n} runs]")
 
 
-def _claims_rows(exp, results):
-    from nclab.experiments.runner import evaluate
-
-    return [(leaf_claim, outcome) for leaf_claim, outcome in evaluate(exp, results)]
-
-
 def _print_claims(console, exp, outcomes) -> None:
     if not outcomes:
         return
     table = Table(title=f"claims of {exp.id}", title_justify="left", show_lines=False)
     for col in ("status", "claim", "measured", "threshold / reason"):
         table.add_column(col, overflow="fold")
-    colors = {"PASS": "green", "FAIL": "red", "NOT-RUN": "yellow"}
+    colors = {"PASS": "green", "FAIL": "red", "NOT-RUN": "yellow", "ERROR": "red"}
     for text, o in outcomes:
         table.add_row(f"[{colors[o.status]}]{o.status}[/]", text, o.measured,
                       o.threshold or o.reason)
     console.print(table)
 
 
-def _run_summary(store, leaf, scale, outcome_runs) -> dict:
-    results = store.results(leaf.id, scale)
-    from nclab.experiments.runner import evaluate
+def _run_summary(store, leaf, scale, outcome_runs, run_ids) -> dict:
+    """The runs of ``leaf`` made or skipped by this call, and its claims scored on the runs
+    ``run_ids`` (the plan of this call)."""
+    from nclab.experiments.claims import evaluate, planned_results
 
+    results = planned_results(store, leaf, scale, run_ids=run_ids)
     claims = evaluate(leaf, results)
     runs = []
     for r in outcome_runs:
@@ -264,7 +260,7 @@ def _run_summary(store, leaf, scale, outcome_runs) -> dict:
             entry["damage"] = info.damage
         runs.append(entry)
     return {
-        "experiment": leaf.id, "scale": scale, "runs": runs,
+        "experiment": leaf.id, "scale": scale, "runs": runs, "left_out": len(results.excluded),
         "claims": [{"claim": t, "status": o.status, "measured": o.measured,
                     "threshold": o.threshold, "reason": o.reason} for t, o in claims],
     }, claims
@@ -350,15 +346,19 @@ def cmd_run(args) -> int:
         return EXIT_INTERRUPTED
     summaries, reports, any_fail = [], [], False
     for leaf in exp.leaves():
-        summary, claims = _run_summary(store, leaf, args.scale, outcome.runs)
+        ids = [p.run_id for p in planned if p.experiment.id == leaf.id]
+        summary, claims = _run_summary(store, leaf, args.scale, outcome.runs, ids)
         if not args.no_report:
-            report = build_report(store, leaf, args.scale)
+            report = build_report(store, leaf, args.scale, run_ids=ids)
             summary["report"] = str(report)
             reports.append(report)
         summaries.append(summary)
-        any_fail |= any(o.status == "FAIL" for _, o in claims)
+        any_fail |= any(o.status in ("FAIL", "ERROR") for _, o in claims)
         if not args.json:
             _print_claims(console, leaf, claims)
+            if summary["left_out"]:
+                console.print(f"[yellow]{summary['left_out']} stored run(s) of {leaf.id} not "
+                              "in this plan were left out of the claims[/yellow]")
     failed = [r for r in outcome.runs if r.status == "failed"]
     n_new = sum(r.status in ("finished", "diverged") for r in outcome.runs)
     n_skip = sum(r.status == "skipped" for r in outcome.runs)
@@ -415,6 +415,8 @@ def cmd_verify(args) -> int:
                       f"{check.seconds:.1f} s  [green]{n['PASS']} PASS[/] [red]{n['FAIL']} "
                       f"FAIL[/] [yellow]{n['NOT-RUN']} NOT-RUN[/]"
                       + (f" [red]{n['ERROR']} ERROR[/]" if n["ERROR"] else "")
+                      + (f" ({check.left_out} stored runs not in the current plan left out)"
+                         if check.left_out else "")
                       + (f"  [red]{check.error}[/]" if check.error else ""))
         _print_verdicts(console, check)
 

@@ -136,8 +136,8 @@ def _index(root: Path, reports: list[tuple[str, Path]]) -> Path:
 def run_demo(root="runs", jobs: int | None = None, console: Console | None = None) -> int:
     """Run the demo experiments into the store at ``root``; returns an exit code."""
     from nclab.cli import RichProgress, _print_claims
+    from nclab.experiments.claims import evaluate, planned_results
     from nclab.experiments.registry import get
-    from nclab.experiments.runner import evaluate
     from nclab.report import build_report
     from nclab.running import run_experiments
     from nclab.running.backends import LocalExecutor
@@ -158,7 +158,7 @@ def run_demo(root="runs", jobs: int | None = None, console: Console | None = Non
         if interrupted:
             break
         failed |= bool(outcome.failed)
-        results = store.results(exp.id, scale)
+        results = planned_results(store, exp, scale)  # the runs of the demo's plan only
         console.print()
         if exp.id == "sukenik2024-fig2-top":
             _dufm_tables(console, results)

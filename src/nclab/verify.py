@@ -6,9 +6,12 @@ rebuilds its HTML report and times it. :func:`write_reproduction_html` writes on
 every claim -- PASS / FAIL / NOT-RUN, measured value, threshold or reason -- linked to the
 figure of its experiment's report; :func:`status_markdown` the README's table.
 
-A claim is NOT-RUN when the scale cannot show it (the claim says at which scales it is
-meaningful, with the reason) or when its runs are missing; NOT-RUN never counts as a pass
-or a failure. A check that crashes is an ERROR, and counts as a failure. The exit code of
+Claims are evaluated by :mod:`nclab.experiments.claims` on the runs of each experiment's
+current plan only (stored runs of other run ids, e.g. of an older grid, are left out and
+counted in :attr:`ExperimentCheck.left_out`). A claim is NOT-RUN when the scale cannot show it
+(the claim says at which scales it is meaningful, with the reason), when its runs are missing,
+diverged or outside the claim's regime (its preconditions); NOT-RUN never counts as a pass or
+a failure. A check that crashes is an ERROR, and counts as a failure. The exit code of
 ``nclab verify`` is 0 only if every evaluated claim passes and no run failed.
 """
 
@@ -22,9 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nclab import __version__
-
-STATUSES = ("PASS", "FAIL", "NOT-RUN", "ERROR")
-RAISED = "check raised "  # the runner's reason for a check that crashed
+from nclab.experiments.claims import CLAIM_STATUSES as STATUSES
+from nclab.experiments.claims import evaluate, planned_results
 
 
 @dataclass
@@ -52,7 +54,8 @@ class ExperimentCheck:
     scale: str
     seconds: float = 0.0  # wall time of check_experiment (training only if it ran the runs)
     compute_seconds: float = 0.0  # training time recorded by the stored runs (CPU-seconds)
-    runs: int = 0  # finished runs in the store
+    runs: int = 0  # finished runs of the current plan in the store
+    left_out: int = 0  # stored runs not in the current plan (never scored)
     trained: int = 0  # runs trained by this call
     failed: int = 0
     interrupted: bool = False
@@ -107,7 +110,6 @@ def check_experiment(experiment, store, scale: str, *, run: bool = True, executo
 
     ``outcome``: the :class:`~nclab.running.ExperimentOutcome` of runs already
     made for it (by :func:`verify`'s shared pool); it is then not run again."""
-    from nclab.experiments.runner import evaluate
     from nclab.report import build_report
     from nclab.running import run_experiment
 
@@ -123,9 +125,11 @@ def check_experiment(experiment, store, scale: str, *, run: bool = True, executo
         if outcome.failed:
             out.error = outcome.failed[0].error
     if scale in experiment.scales:
-        results = store.results(experiment.id, scale)
-        finished = [r for r in store.runs(experiment.id, scale=scale) if r["status"] == "finished"]
+        results = planned_results(store, experiment, scale)
+        finished = [r for r in store.runs(experiment.id, scale=scale)
+                    if r["status"] == "finished" and r["run_id"] in results.run_info]
         out.runs = len(finished)
+        out.left_out = len(results.excluded)
         out.compute_seconds = sum(_seconds(store, experiment.id, scale, r) for r in finished)
         verdicts = evaluate(experiment, results)
         if report and not out.interrupted:
@@ -138,8 +142,7 @@ def check_experiment(experiment, store, scale: str, *, run: bool = True, executo
             check = ClaimCheck(claim.text, claim.source, "NOT-RUN",
                                reason=f"{experiment.id} has no {scale!r} scale")
         else:
-            status = "ERROR" if o.status == "NOT-RUN" and o.reason.startswith(RAISED) else o.status
-            check = ClaimCheck(claim.text, claim.source, status, o.measured, o.threshold,
+            check = ClaimCheck(claim.text, claim.source, o.status, o.measured, o.threshold,
                                o.reason)
         check.figure = claim_figure(experiment, claim)
         out.claims.append(check)
@@ -234,8 +237,8 @@ def write_reproduction_html(checks: Sequence[ExperimentCheck], path) -> Path:
                 link = f"<a href=\"{_e(href + anchor)}\">figure</a>"
             detail = c.threshold if c.status in ("PASS", "FAIL") else c.reason
             head = (f"<td rowspan=\"{len(ch.claims)}\">{name} ({_e(ch.figure)}){note}<br>"
-                    f"<span class=\"meta\">{ch.runs} runs, {ch.compute_seconds:.0f} s training</span></td>"
-                    if k == 0 else "")
+                    f"<span class=\"meta\">{ch.runs} runs, {ch.compute_seconds:.0f} s training"
+                    f"{_left_out(ch)}</span></td>" if k == 0 else "")
             rows.append(f"<tr>{head}<td class=\"{_e(c.status)}\">{_e(c.status)}</td>"
                         f"<td>{_e(c.text)}<br><span class=\"meta\">{_e(c.source)}</span></td>"
                         f"<td>{_e(c.measured)}</td><td>{_e(detail)}</td><td>{link}</td></tr>")
@@ -261,6 +264,12 @@ def write_reproduction_html(checks: Sequence[ExperimentCheck], path) -> Path:
     return path
 
 
+def _left_out(check: ExperimentCheck) -> str:
+    n = check.left_out
+    return f"; {n} stored run{'s' if n != 1 else ''} not in the current plan left out" if n \
+        else ""
+
+
 def _md(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
@@ -271,7 +280,8 @@ def status_markdown(checks: Sequence[ExperimentCheck], command: str,
     CPU time of its stored runs: runs of all experiments share the workers, so their times
     add up to more than the wall time), the total wall time (``wall_seconds``, default: the
     sum of the checks' times), then every claim that did not pass (FAIL, and NOT-RUN with
-    its reason)."""
+    its reason). Stored runs not in an experiment's current plan are counted next to its runs
+    ("+N not in the plan, left out")."""
     totals = {s: sum(ch.counts[s] for ch in checks) for s in STATUSES}
     wall = wall_seconds if wall_seconds is not None else sum(
         ch.seconds + ch.compute_seconds for ch in checks)
@@ -287,8 +297,10 @@ def status_markdown(checks: Sequence[ExperimentCheck], command: str,
     ]
     for ch in checks:
         n = ch.counts
+        left = f" (+{ch.left_out} not in the plan, left out)" if ch.left_out else ""
         lines.append(f"| `{ch.experiment}` | {_md(ch.figure)} | {n['PASS']} | {n['FAIL']} | "
-                     f"{n['NOT-RUN']} | {n['ERROR']} | {ch.runs} | {ch.compute_seconds:.0f} s |")
+                     f"{n['NOT-RUN']} | {n['ERROR']} | {ch.runs}{left} | "
+                     f"{ch.compute_seconds:.0f} s |")
     not_passed = [(ch, c) for ch in checks for c in ch.claims if c.status != "PASS"]
     if not_passed:
         lines += ["", "Claims that did not pass:", "",

@@ -4,6 +4,7 @@ updates the README block; the exit code is 0 only if every evaluated claim passe
 import dataclasses
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -150,3 +151,29 @@ def test_claim_figure_finds_the_panel_of_the_checked_metric():
     fake = Claim("x", C.decreases(metrics[-1], ("model",)))
     assert claim_figure(exp, fake) == metrics.index(metrics[-1])
     assert claim_figure(exp, Claim("y", C.decreases("no_such_metric", ("no_such_layer",)))) is None
+
+
+def test_verify_scores_only_the_runs_of_the_current_plan(tmp_path):
+    """Issue 12: runs of an older grid stay in the store; verify and the report leave them out
+    of the claims and say how many."""
+    from nclab.experiments.spec import Experiment, Scale
+
+    def compute(params, seed):
+        return [{"step": 0, "layer": "model", "metric": "m", "value": 0.1 * params["a"]}]
+
+    below = C.custom(lambda res: (res.final("m", "model").max() < 1, "max m", "< 1"))
+    exp = Experiment(id="tiny-theory", paper="P", figure="F", title="t", base=None,
+                     compute=compute, scales={"smoke": Scale(grid={"a": [1, 2]})},
+                     claims=(Claim("every m is below 1", below, scales=("smoke",)),))
+    store = Store(tmp_path)
+    before = check_experiment(exp, store, "smoke")
+    old = store.start_run(exp.id, "smoke", {"a": 50}, 0, {})  # m = 5 would flip the claim
+    old.write_metrics([{"step": 0, "layer": "model", "metric": "m", "value": 5.0}])
+    old.finish({})
+    after = check_experiment(exp, store, "smoke", run=False)
+    assert [c.status for c in before.claims] == [c.status for c in after.claims] == ["PASS"]
+    assert (before.runs, before.left_out) == (2, 0) and (after.runs, after.left_out) == (2, 1)
+    assert "1 stored run not in the current plan left out" in Path(after.report).read_text()
+    page = write_reproduction_html([after], tmp_path / "r.html").read_text()
+    assert "1 stored run not in the current plan left out" in page
+    assert "| 2 (+1 not in the plan, left out) |" in status_markdown([after], "c")

@@ -9,8 +9,9 @@ import torch
 
 from nclab.experiments import checks as C
 from nclab.experiments import preconditions as P
-from nclab.experiments.spec import Claim, ClaimOutcome, Experiment, Requirement, Results, Scale
-from nclab.store import Store
+from nclab.experiments.claims import evaluate_claim
+from nclab.experiments.spec import Claim, ClaimOutcome, Experiment, Requirement, Scale
+from nclab.store import Results, Store
 from nclab.train import LossConfig, zero_solution_loss
 
 ALWAYS = C.custom(lambda res: (True, "measured", "threshold"))
@@ -29,7 +30,7 @@ def _results(per_run: dict[str, dict[str, float]], runs=None) -> Results:
 
 
 def _status(claim: Claim, results: Results) -> ClaimOutcome:
-    return claim.evaluate(results)
+    return evaluate_claim(claim, results)
 
 
 def test_zero_solution_run_makes_the_claim_not_run():
@@ -130,7 +131,7 @@ def test_store_results_carry_run_status_and_divergence(tmp_path):
     assert len(res.runs()) == 2
     (bad,) = res.diverged()
     assert res.diverged()[bad] == "diverged at step 5: loss is inf"
-    assert Claim("x", ALWAYS).evaluate(res).status == "NOT-RUN"
+    assert evaluate_claim(Claim("x", ALWAYS), res).status == "NOT-RUN"
 
 
 @pytest.mark.parametrize("preset, targets, expected", [

@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 
 from nclab.experiments import registry
-from nclab.experiments.runner import evaluate
+from nclab.experiments.claims import evaluate
 from nclab.report import make_figures, write_html_report
 from nclab.report.data import collect
 from nclab.report.panels import PER_LAYER_KINDS

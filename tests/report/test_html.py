@@ -19,8 +19,9 @@ from report_synthetic import (
     synthetic_rows,
 )
 
+from nclab.experiments.claims import evaluate
 from nclab.experiments.spec import ClaimOutcome, Panel, Results
-from nclab.report import build_report, evaluate_claims, write_html_report
+from nclab.report import build_report, write_html_report
 from nclab.store import Store
 
 WD_KEY = "optim.weight_decay"
@@ -86,11 +87,11 @@ def test_final_metrics_table(report_path):
 def test_claims_section(report_path):
     text = report_path.read_text()
     page = Page(text)
-    assert page.claims == ["PASS", "FAIL", "NOT-RUN", "NOT-RUN"]
+    assert page.claims == ["PASS", "FAIL", "NOT-RUN", "ERROR"]  # the last check raises
     assert "not meaningful at &#x27;cpu&#x27; scale" in text
     assert "check raised KeyError" in text
     assert "NC1 &lt;b&gt;falls&lt;/b&gt; below 1" in text  # claim text is escaped, not markup
-    assert "1 PASS, 1 FAIL, 2 NOT-RUN" in text
+    assert "1 PASS, 1 FAIL, 1 NOT-RUN, 1 ERROR" in text
 
 
 def test_caller_outcomes_and_validation(results, tmp_path):
@@ -104,7 +105,9 @@ def test_caller_outcomes_and_validation(results, tmp_path):
     with pytest.raises(ValueError, match="got 1 outcomes for 4 claims"):
         write_html_report(exp, results, tmp_path, claims=given[:1])
     with pytest.raises(ValueError, match="expected a ClaimOutcome"):
-        write_html_report(exp, results, tmp_path, claims=[ClaimOutcome("OK")] * 4)
+        write_html_report(exp, results, tmp_path, claims=["PASS"] * 4)
+    with pytest.raises(ValueError, match="status must be one of"):
+        ClaimOutcome("OK")
     with pytest.raises(ValueError, match="results are of experiment 'other'"):
         write_html_report(exp, Results("other", "cpu", []), tmp_path)
 
@@ -123,7 +126,7 @@ def test_inline_report_is_self_contained(results, tmp_path):
 def test_empty_results_render(tmp_path):
     exp = synthetic_experiment(panels=(Panel("NC1", "curve", "nc1_trace"),))
     empty = Results("synth", "cpu", [])
-    assert {o.status for o in evaluate_claims(exp, empty)} == {"NOT-RUN"}
+    assert {o.status for _, o in evaluate(exp, empty)} == {"NOT-RUN"}
     text = write_html_report(exp, empty, tmp_path).read_text()
     assert "No finished runs." in text and "no rows of metric" in text
     assert Page(text).claims == ["NOT-RUN"] * len(CLAIMS)

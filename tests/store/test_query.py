@@ -2,8 +2,7 @@
 
 import pytest
 
-from nclab.experiments.spec import Results
-from nclab.store import Store
+from nclab.store import Results, Store
 
 
 @pytest.fixture
@@ -89,6 +88,26 @@ def test_results_are_finished_runs_only(store):
     assert sorted(final) == pytest.approx([0.01 / 101, 0.02 / 101])
     assert res.param_values("wd") == [0.001, 0.01]
     assert store.results("p3_fig1", "paper").rows == []
+
+
+def test_results_of_chosen_run_ids_leave_the_others_out(store):
+    from nclab.store import run_id
+
+    wanted = [run_id({"wd": 0.01}, seed) for seed in (0, 1)]
+    wanted.append(run_id({"wd": 0.5}, 0))  # planned, never run: simply absent
+    res = store.results("p0_fig2", "cpu", run_ids=wanted)
+    assert res.runs() == sorted(wanted[:2]) and len(res.rows) == 2 * 4
+    assert set(res.run_info) == set(wanted[:2])  # status and summaries too
+    # the other finished runs and the crashed (interrupted) one are listed as excluded
+    assert len(res.excluded) == 3 and run_id({"wd": 0.1}, 0) in res.excluded
+    assert res.param_values("wd") == [0.01]
+    assert store.results("p0_fig2", "cpu").excluded == ()
+    nothing = store.results("p0_fig2", "cpu", run_ids=[])
+    assert nothing.rows == [] and nothing.run_info == {} and len(nothing.excluded) == 5
+    with pytest.raises(ValueError, match="collection of run ids"):
+        store.results("p0_fig2", "cpu", run_ids=wanted[0])
+    with pytest.raises(ValueError, match="run_ids must be strings"):
+        store.results("p0_fig2", "cpu", run_ids=[1])
 
 
 def test_empty_and_missing_store(tmp_path):

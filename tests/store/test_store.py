@@ -10,8 +10,7 @@ import pytest
 
 import nclab
 import nclab.store.atomic as atomic
-from nclab.experiments.spec import RECORD_COLUMNS
-from nclab.store import SCHEMA, RunBusy, Store, git_commit, jsonable, run_id
+from nclab.store import RECORD_COLUMNS, SCHEMA, RunBusy, Store, git_commit, jsonable, run_id
 
 PARAMS = {"optim.weight_decay": 0.004}
 CONFIG = {"optim": {"lr": 0.1, "weight_decay": 0.004}, "seed": 3, "tags": ("a", "b")}

@@ -1,7 +1,10 @@
 """The papers' figures as data: experiment definitions, their registry and the runner.
 
 - :mod:`.spec` -- :class:`Experiment`, :class:`Scale`, :class:`Panel`, :class:`Claim`,
-  :class:`Measure`, :class:`Results` (the long-records view claims are evaluated on).
+  :class:`ClaimOutcome`, :class:`Measure`. The records they describe are the store's
+  (:class:`nclab.store.Results`, ``RECORD_COLUMNS``, ``SCALES``; re-exported here).
+- :mod:`.claims` -- :func:`evaluate` every claim (PASS / FAIL / NOT-RUN / ERROR) on the runs
+  of the current plan (:func:`planned_results`).
 - :mod:`.registry` -- :func:`get` an experiment by id (``sukenik2024-fig2-top``), :func:`ids`,
   :func:`all_experiments`; one module per paper: :mod:`.jacot2025`, :mod:`.zangrando2024`,
   :mod:`.sukenik2024`, :mod:`.xu2023`, :mod:`.papyan2020` (measured through :func:`nclab.analyze`).
@@ -23,20 +26,13 @@ Running them is :mod:`nclab.running`'s job (a store from :mod:`nclab.store`)::
 
 from importlib import import_module
 
-from .spec import (
-    RECORD_COLUMNS,
-    SCALES,
-    Claim,
-    ClaimOutcome,
-    Experiment,
-    Measure,
-    Panel,
-    Results,
-    Scale,
-)
+from nclab.store import RECORD_COLUMNS, SCALES, Results
 
-# the registry imports torch: load it on first use, so that ``nclab.report`` (which imports
-# .spec) stays light
+from .claims import evaluate, planned_results
+from .spec import Claim, ClaimOutcome, Experiment, Measure, Panel, Scale
+
+# the registry imports torch: load it on first use, so that ``nclab.report``
+# (which imports .spec and .claims) stays light
 _LAZY = {
     "all_experiments": "registry", "get": "registry", "ids": "registry", "leaves": "registry",
 }
@@ -59,7 +55,9 @@ __all__ = [
     "Results",
     "Scale",
     "all_experiments",
+    "evaluate",
     "get",
     "ids",
     "leaves",
+    "planned_results",
 ]

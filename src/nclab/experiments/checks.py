@@ -1,4 +1,4 @@
-"""Building blocks for claims: predicates over :class:`~nclab.experiments.spec.Results`.
+"""Building blocks for claims: predicates over :class:`~nclab.store.Results`.
 
 Every factory returns a function ``Results -> ClaimOutcome`` for :class:`Claim.check`. Values
 are each run's final value (its last recorded step) unless said otherwise; "mean" is over the
@@ -13,7 +13,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .spec import ClaimOutcome, Missing, Results
+from nclab.store import Results
+
+from .spec import ClaimOutcome, Missing
 
 Check = Callable[[Results], ClaimOutcome]
 

@@ -22,8 +22,9 @@ from torch import nn
 
 from nclab.analysis import analyze
 from nclab.data import load_dataset
+from nclab.store import Results
 
-from .spec import Claim, ClaimOutcome, Experiment, Panel, Results, Scale
+from .spec import Claim, ClaimOutcome, Experiment, Panel, Scale
 
 PAPER = "papyan2020"
 SRC = "Papyan, Han, Donoho, PNAS 2020"

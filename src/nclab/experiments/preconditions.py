@@ -5,7 +5,7 @@ the paper trains in: a non-trivial solution (the loss below that of the all-zero
 every class learned (a dropped class is not a low-rank bias), training error ≈ 0. Each factory
 returns a :class:`~nclab.experiments.spec.Requirement` for ``Claim.requires`` /
 ``Experiment.requires``; a run that fails it makes the claim NOT-RUN with the measured values
-(see :meth:`nclab.experiments.spec.Claim.evaluate`; diverged runs are excluded there).
+(see :func:`nclab.experiments.claims.evaluate_claim`; diverged runs are excluded there).
 
 The values read are each run's final ones, recorded by the probe (``loss``, ``accuracy`` on
 layer ``model``) and by the :func:`nclab.experiments.measures.class_fit` measure
@@ -18,8 +18,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+from nclab.store import Results
+
 from .checks import fmt
-from .spec import Missing, Requirement, Results
+from .spec import Missing, Requirement
 
 __all__ = [
     "ZERO_RTOL",

@@ -4,12 +4,13 @@ An :class:`Experiment` is data: a base training config (``nclab.train.TrainConfi
 theory-only computation, named scales (``smoke`` / ``cpu`` / ``paper``) that override it and set
 the grid of seeds x hyper-parameters, the figure's panels, and the paper's claims as predicates.
 
-Results flow as one long table (the store's schema, :data:`RECORD_COLUMNS`)::
+Results flow as one long table (the store's schema, :data:`nclab.store.RECORD_COLUMNS`)::
 
     experiment, scale, run_id, seed, params (JSON of the grid point), step, layer, metric, value
 
-Panels name metrics and layers of that table; claims are functions of a :class:`Results` view of
-it. Nothing here trains or plots: ``nclab.running`` runs, ``nclab.report`` draws.
+Panels name metrics and layers of that table; claims are functions of a
+:class:`nclab.store.Results` view of it, evaluated by :mod:`nclab.experiments.claims`. Nothing
+here trains or plots: ``nclab.running`` runs, ``nclab.report`` draws.
 
 Beyond the probe's per-layer metrics, an experiment lists :class:`Measure` s (spectra, Gram
 matrices, projections, margins, theory references computed by the runner from the model at
@@ -21,15 +22,14 @@ or panels are separate experiments, e.g. a DUFM row and a ResNet row).
 from __future__ import annotations
 
 import dataclasses
-import json
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
+from nclab.store import SCALES, Results, run_id
 
-RECORD_COLUMNS = ("experiment", "scale", "run_id", "seed", "params", "step", "layer", "metric", "value")
-SCALES = ("smoke", "cpu", "paper")
+CLAIM_STATUSES = ("PASS", "FAIL", "NOT-RUN", "ERROR")
 PANEL_KINDS = ("curve", "vs_param", "spectrum", "gram", "projection", "histogram", "bar")
 AGGREGATES = ("mean_std", "min_max", "none")
 
@@ -67,12 +67,21 @@ class Panel:
 
 @dataclass(frozen=True)
 class ClaimOutcome:
-    """``status``: ``"PASS"``, ``"FAIL"`` or ``"NOT-RUN"`` (with ``reason``)."""
+    """A claim's verdict; ``status`` one of :data:`CLAIM_STATUSES`: ``"PASS"`` / ``"FAIL"``
+    (the check's verdict, ``measured`` against ``threshold``), ``"NOT-RUN"`` (not scored:
+    ``reason`` says why -- no runs, a scale that cannot show it, a diverged run, a
+    precondition not met) or ``"ERROR"`` (the check or a precondition raised; ``reason``
+    holds the exception). See :mod:`nclab.experiments.claims`."""
 
     status: str
     measured: str = ""
     threshold: str = ""
     reason: str = ""
+
+    def __post_init__(self):
+        if self.status not in CLAIM_STATUSES:
+            raise ValueError(f"ClaimOutcome status must be one of {CLAIM_STATUSES}, "
+                             f"got {self.status!r}")
 
 
 class Missing(LookupError):
@@ -86,7 +95,7 @@ class Requirement:
 
     ``check(results) -> (ok, measured)``; raising :class:`Missing` also means "not met". A claim
     whose requirement is not met is NOT-RUN with ``measured`` and the requirement's ``text`` as
-    the reason -- it is never scored (see :meth:`Claim.evaluate`)."""
+    the reason -- it is never scored (see :func:`nclab.experiments.claims.evaluate_claim`)."""
 
     text: str
     check: Callable[[Results], tuple[bool, str]]
@@ -95,7 +104,8 @@ class Requirement:
 @dataclass(frozen=True)
 class Claim:
     """A paper's claim as a predicate on the results; ``scales``: where it is meaningful;
-    ``requires``: the preconditions the runs must meet for the claim to be scored."""
+    ``requires``: the preconditions the runs must meet for the claim to be scored. Evaluate it
+    with :func:`nclab.experiments.claims.evaluate_claim`."""
 
     text: str
     check: Callable[[Results], ClaimOutcome]
@@ -103,28 +113,6 @@ class Claim:
     source: str = ""  # e.g. "002 §5, Fig 2"
     why: str = ""  # why the other scales cannot show it (given with NOT-RUN)
     requires: tuple[Requirement, ...] = ()
-
-    def evaluate(self, results: Results) -> ClaimOutcome:
-        """NOT-RUN when the scale cannot show the claim, when some run diverged (a diverged run
-        is never scored) or when a requirement is not met; else the check's verdict."""
-        if results.scale not in self.scales:
-            why = f": {self.why}" if self.why else ""
-            return ClaimOutcome("NOT-RUN", reason=f"not meaningful at {results.scale!r} scale{why}")
-        diverged = results.diverged()
-        if diverged:
-            shown = "; ".join(f"{run}: {why}" for run, why in sorted(diverged.items())[:3])
-            more = f" (+{len(diverged) - 3} more)" if len(diverged) > 3 else ""
-            return ClaimOutcome("NOT-RUN", measured=f"{len(diverged)} diverged run(s): "
-                                f"{shown}{more}", reason="diverged runs are not scored")
-        for req in self.requires:
-            try:
-                ok, measured = req.check(results)
-            except Missing as err:
-                ok, measured = False, str(err)
-            if not ok:
-                return ClaimOutcome("NOT-RUN", measured=measured,
-                                    reason=f"precondition not met: {req.text}")
-        return self.check(results)
 
 
 @dataclass(frozen=True)
@@ -137,6 +125,24 @@ class Scale:
     grid: Mapping[str, Sequence[Any]] = field(default_factory=dict)
     est_cpu_minutes: float | None = None
     note: str = ""
+
+    def run_ids(self, seeds: int | None = None) -> list[str]:
+        """The ids of the runs this scale plans, in the runner's order (each grid point, then
+        each seed; ``seeds``: default the scale's): run ids depend only on the grid point and
+        the seed (:func:`nclab.store.run_id`)."""
+        n = self.seeds if seeds is None else seeds
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"seeds must be an int >= 1, got {n!r}")
+        return [run_id(p, s) for p in grid_points(self.grid) for s in range(n)]
+
+
+def grid_points(grid) -> list[dict]:
+    """The cartesian product of ``grid`` (key -> values) as dicts, in the grid's key order."""
+    if not grid:
+        return [{}]
+    keys = list(grid)
+    return [dict(zip(keys, values, strict=True))
+            for values in itertools.product(*(list(grid[k]) for k in keys))]
 
 
 @dataclass(frozen=True)
@@ -227,72 +233,3 @@ class Experiment:
         if self.skipped:
             return ()
         return tuple(leaf for part in self.parts for leaf in part.leaves()) or (self,)
-
-
-class Results:
-    """The long records of one experiment at one scale, with the queries claims need.
-
-    ``rows``: iterable of dicts with :data:`RECORD_COLUMNS` (``params`` a JSON string or dict).
-    ``runs``: ``{run_id: summary.json body}`` of the experiment's runs at this scale, finished
-    or not (the store's ``status`` and the trainer's ``summary``), read by :meth:`diverged`.
-    """
-
-    def __init__(self, experiment: str, scale: str, rows, runs=None):
-        self.experiment, self.scale = experiment, scale
-        self.rows = [dict(r, params=_params(r.get("params"))) for r in rows]
-        self.run_info: dict[str, dict] = dict(runs or {})
-
-    def diverged(self) -> dict[str, str]:
-        """``{run_id: why}`` of the runs that diverged: the store's status ``"diverged"``, or a
-        trainer summary with ``diverged`` true (a run stopped at a non-finite loss, parameter
-        or feature), or a final ``diverged`` record > 0 on layer ``model``."""
-        out = {}
-        for run, info in self.run_info.items():
-            inner = info.get("summary") if isinstance(info.get("summary"), dict) else {}
-            if info.get("status") == "diverged" or inner.get("diverged") or info.get("diverged"):
-                out[run] = str(inner.get("divergence") or info.get("divergence") or "diverged")
-        last: dict[str, tuple] = {}
-        for r in self.select("diverged", "model"):
-            if r["run_id"] not in last or r["step"] > last[r["run_id"]][0]:
-                last[r["run_id"]] = (r["step"], r["value"])
-        for run, (_, value) in last.items():
-            if value > 0:
-                out.setdefault(run, "diverged")
-        return out
-
-    def runs(self) -> list[str]:
-        return sorted({r["run_id"] for r in self.rows})
-
-    def select(self, metric: str, layer: str | None = None, **params) -> list[dict]:
-        """Rows of one metric (and layer), restricted to grid points matching ``params``."""
-        return [
-            r
-            for r in self.rows
-            if r["metric"] == metric
-            and (layer is None or r["layer"] == layer)
-            and all(r["params"].get(k) == v for k, v in params.items())
-        ]
-
-    def final(self, metric: str, layer: str | None = None, **params) -> np.ndarray:
-        """The metric at each run's last recorded step (one value per run)."""
-        last: dict[str, tuple[int, float]] = {}
-        for r in self.select(metric, layer, **params):
-            if r["run_id"] not in last or r["step"] > last[r["run_id"]][0]:
-                last[r["run_id"]] = (r["step"], r["value"])
-        return np.array([v for _, v in last.values()], dtype=float)
-
-    def curve(self, metric: str, layer: str | None = None, **params) -> dict[str, tuple]:
-        """run_id -> (steps, values) sorted by step."""
-        out: dict[str, list] = {}
-        for r in self.select(metric, layer, **params):
-            out.setdefault(r["run_id"], []).append((r["step"], r["value"]))
-        return {k: tuple(np.array(c, dtype=float).T) for k, c in ((k, sorted(v)) for k, v in out.items())}
-
-    def param_values(self, key: str) -> list:
-        return sorted({r["params"][key] for r in self.rows if key in r["params"]})
-
-
-def _params(p) -> dict:
-    if p is None:
-        return {}
-    return json.loads(p) if isinstance(p, str) else dict(p)

@@ -6,8 +6,9 @@ referenced **relatively** by default (``<img src="figures/01-....png">``, linked
 keep the folder together. ``inline=True`` embeds the PNGs as base64 instead, for a single
 self-contained file to mail around (the SVG links are then left out).
 
-Sections: header (paper, figure, scale overrides and grid), claims (PASS / FAIL / NOT-RUN with
-measured value, threshold and reason), figures with notes, final metrics (per grid point a
+Sections: header (paper, figure, scale overrides and grid, stored runs left out as not in the
+current plan), claims (PASS / FAIL / NOT-RUN / ERROR with measured value, threshold and reason;
+evaluated by :mod:`nclab.experiments.claims`), figures with notes, final metrics (per grid point a
 table metric x layer of ``mean ± std`` over runs at each run's last step; std with ddof=0),
 and the runs (when given).
 """
@@ -22,14 +23,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from nclab import __version__
-from nclab.experiments.spec import ClaimOutcome
+from nclab.experiments.claims import evaluate
+from nclab.experiments.spec import CLAIM_STATUSES, ClaimOutcome
 from nclab.store import write_atomic
 
 from .data import final_values, mean_std, natural_key, point_key, point_label, varying_keys
 from .figures import PanelFigure, render_panels
 from .panels import PER_LAYER_KINDS
 
-CLAIM_STATUSES = ("PASS", "FAIL", "NOT-RUN")
 REPORT_NAME = "report.html"
 FIGURES_DIR = "figures"
 
@@ -45,31 +46,13 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: now
 .scroll { overflow-x: auto; max-width: 100%; }
 .status { font-weight: 600; padding: 0.1em 0.5em; border-radius: 3px; white-space: nowrap; }
 .PASS { background: #d9f2dd; color: #17612a; } .FAIL { background: #f9d9d9; color: #8a1212; }
-.NOT-RUN { background: #eee; color: #555; }
+.NOT-RUN { background: #eee; color: #555; } .ERROR { background: #8a1212; color: #fff; }
 .figures { display: flex; flex-wrap: wrap; gap: 1.2em; }
 figure { margin: 0; flex: 0 1 570px; max-width: 100%; } figure.wide { flex: 1 1 100%; }
 figure img { width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { font-size: 13px; color: #444; max-width: 640px; }
 .missing { color: #8a1212; }
 """
-
-
-def evaluate_claims(experiment, results) -> list[ClaimOutcome]:
-    """Each of ``experiment.claims`` evaluated on ``results``: NOT-RUN when there are no results
-    or the claim is not meaningful at this scale; a check that raises is NOT-RUN with the
-    exception as the reason (so one broken check does not hide the rest of the report)."""
-    outcomes = []
-    for claim in experiment.claims:
-        if not results.rows:
-            reason = f"no finished runs at {results.scale!r}"
-            outcomes.append(ClaimOutcome("NOT-RUN", reason=reason))
-            continue
-        try:
-            outcome = claim.evaluate(results)
-        except Exception as err:  # reported in the claims table, never hidden
-            outcome = ClaimOutcome("NOT-RUN", reason=f"check raised {type(err).__name__}: {err}")
-        outcomes.append(_check_outcome(outcome, claim.text))
-    return outcomes
 
 
 def _check_outcome(outcome, text: str) -> ClaimOutcome:
@@ -93,7 +76,7 @@ def write_html_report(
     """Draw the figures into ``out_dir/figures/`` and write ``out_dir/report.html``; return it.
 
     ``claims``: one :class:`ClaimOutcome` per ``experiment.claims`` (same order), or None to
-    evaluate them on ``results`` (:func:`evaluate_claims`). ``runs``: rows of
+    evaluate them on ``results`` (:func:`nclab.experiments.claims.evaluate`). ``runs``: rows of
     :meth:`nclab.store.Store.runs` to list (status, commit) at the end.
     """
     if results.experiment != experiment.id:
@@ -101,7 +84,7 @@ def write_html_report(
             f"results are of experiment {results.experiment!r}, not {experiment.id!r}"
         )
     if claims is None:
-        outcomes = evaluate_claims(experiment, results)
+        outcomes = [o for _, o in evaluate(experiment, results)]
     else:
         outcomes = list(claims)
         if len(outcomes) != len(experiment.claims):
@@ -151,6 +134,11 @@ def _header(experiment, results) -> str:
         f" · {_e(experiment.figure)} · scale <b>{_e(results.scale)}</b> · "
         f"{n_runs} finished run{'s' if n_runs != 1 else ''}</p>",
     ]
+    if results.excluded:
+        n = len(results.excluded)
+        parts.append(f"<p class=\"meta\">{n} stored run{'s' if n != 1 else ''} not in the "
+                     "current plan left out (e.g. of an older grid): not drawn, tabulated or "
+                     "scored.</p>")
     if experiment.description:
         parts.append(f"<p>{_e(experiment.description)}</p>")
     scale = experiment.scales.get(results.scale)

@@ -27,7 +27,7 @@ from .execute import (
     work_units,
 )
 from .grid import Executor, run_experiment, run_experiments
-from .plan import Options, PlanError, PlannedRun, grid_points, plan, replace_scale, replan
+from .plan import Options, PlanError, PlannedRun, plan, replace_scale, replan
 from .progress import Progress
 
 __all__ = [
@@ -46,7 +46,6 @@ __all__ = [
     "UnitSpec",
     "execute_group",
     "execute_unit",
-    "grid_points",
     "make_executor",
     "plan",
     "replan",

@@ -9,12 +9,11 @@ or a Slurm job receives).
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from nclab.experiments.spec import SCALES, Experiment
+from nclab.experiments.spec import SCALES, Experiment, grid_points
 from nclab.store import run_id
 from nclab.train import ConfigError, TrainConfig, apply_overrides, to_dict
 
@@ -43,15 +42,6 @@ class PlannedRun:
             return to_dict(self.config)
         name = getattr(self.experiment.compute, "__qualname__", str(self.experiment.compute))
         return {"compute": name, "params": self.params, "seed": self.seed}
-
-
-def grid_points(grid) -> list[dict]:
-    """The cartesian product of ``grid`` (key -> values) as dicts, in the grid's key order."""
-    if not grid:
-        return [{}]
-    keys = list(grid)
-    return [dict(zip(keys, values, strict=True))
-            for values in itertools.product(*(list(grid[k]) for k in keys))]
 
 
 def _is_config_key(key: str) -> bool:

@@ -6,7 +6,8 @@ Layout (``root`` is any directory; names are path-safe, see :func:`run_id`)::
         config.json       identity (experiment, scale, run_id, seed, params), the caller's
                           resolved "config", nclab_version, git_commit (None outside a
                           git checkout), started -- written by start_run
-        metrics.parquet   long records, columns RECORD_COLUMNS -- rewritten by write_metrics
+        metrics.parquet   long records, columns RECORD_COLUMNS (see :mod:`.schema`) --
+                          rewritten by write_metrics
         summary.json      identity, status ("finished" | "diverged" | "failed"), finished,
                           host, the caller's "summary", "files" (sha256 of config.json and
                           metrics.parquet) and "sha256" (of itself) -- written LAST by finish:
@@ -33,7 +34,12 @@ Usage::
             run.write_metrics(rows)            # {"step", "layer", "metric", "value"} dicts
             run.finish({"final_loss": 0.12})
     store.query("SELECT metric, avg(value) FROM metrics GROUP BY metric")
-    results = store.results("p0_fig2", "cpu")  # nclab.experiments.spec.Results
+    results = store.results("p0_fig2", "cpu")  # a Results: the records claims read
+    results = store.results("p0_fig2", "cpu", run_ids=planned)  # only the runs of a plan
+
+The store owns its data definition (:mod:`.schema`: ``RECORD_COLUMNS``, ``SCHEMA``,
+``SCALES``; :mod:`.ids`: run ids; :mod:`.results`: :class:`Results`) and imports nothing
+of :mod:`nclab.experiments`.
 """
 
 from .atomic import jsonable, write_atomic, write_json, write_parquet
@@ -41,16 +47,20 @@ from .ids import canonical_params, run_id
 from .integrity import DONE_STATUSES, STATUSES, DamagedFile, RunInfo
 from .lock import RunBusy
 from .provenance import git_commit, nclab_version
-from .records import SCHEMA
+from .results import Results
+from .schema import RECORD_COLUMNS, SCALES, SCHEMA
 from .store import RunHandle, Store, set_aside
 
 __all__ = [
     "DONE_STATUSES",
+    "RECORD_COLUMNS",
+    "SCALES",
     "SCHEMA",
     "STATUSES",
     "DamagedFile",
     "RunBusy",
     "RunHandle",
+    "Results",
     "RunInfo",
     "Store",
     "set_aside",

@@ -14,12 +14,13 @@ point and seed always give the same id, whatever the key order of ``params``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 
-from nclab.experiments.ids import run_id as experiment_run_id
-
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+]")
+_READABLE_MAX = 80
 
 
 def canonical_params(params) -> str:
@@ -44,10 +45,21 @@ def check_seed(seed) -> int:
 
 
 def run_id(params: dict | None, seed: int) -> str:
-    """The deterministic id of the run of grid point ``params`` with ``seed`` (see module doc;
-    the rule lives in :func:`nclab.experiments.ids.run_id`, which the runner uses)."""
-    canonical_params(params)
-    return experiment_run_id(params, check_seed(seed))
+    """The deterministic id of the run of grid point ``params`` with ``seed`` (see module doc);
+    the runner names every run with it. ``ValueError`` for params that are not a JSON-able dict
+    with string keys, or a seed that is not an int."""
+    canon = canonical_params(params)
+    seed = check_seed(seed)
+    params = json.loads(canon)
+    parts = [f"seed{seed}"]
+    for key in sorted(params):
+        value = json.dumps(params[key], separators=(",", ":")).strip('"')
+        parts.append(_UNSAFE.sub("_", key.rsplit(".", 1)[-1] + value))
+    readable = "-".join(parts)[:_READABLE_MAX]
+    digest = hashlib.sha1(
+        json.dumps({"params": params, "seed": seed}, sort_keys=True).encode()
+    ).hexdigest()[:8]
+    return f"{readable}-{digest}"
 
 
 def check_name(value, what: str) -> str:

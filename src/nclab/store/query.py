@@ -1,8 +1,8 @@
 """DuckDB views over a store: ``metrics`` (every readable ``metrics.parquet``) and ``runs``
 (one row per run directory, with its checked status).
 
-``metrics``: the long records, columns of ``RECORD_COLUMNS`` (all runs, finished or not,
-except damaged ones). ``runs``: ``experiment, scale, run_id, seed, params`` (JSON text),
+``metrics``: the long records, columns of :data:`nclab.store.schema.RECORD_COLUMNS` (all runs,
+finished or not, except damaged ones). ``runs``: ``experiment, scale, run_id, seed, params`` (JSON text),
 ``status`` (one of :data:`nclab.store.STATUSES` but ``missing``: ``running``,
 ``interrupted``, ``damaged``, ``finished``, ``diverged``, ``failed``), ``started``,
 ``finished`` (UTC ISO times), ``nclab_version``, ``git_commit``, ``path`` (the run
@@ -28,7 +28,7 @@ import duckdb
 import pyarrow as pa
 
 from .integrity import RunInfo
-from .records import SCHEMA
+from .schema import SCHEMA
 
 _SQL_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "double": "DOUBLE"}
 RUN_COLUMNS = ("experiment", "scale", "run_id", "seed", "params", "status", "started",

@@ -1,8 +1,7 @@
 """Validate long metric rows and turn them into the Arrow table of ``metrics.parquet``.
 
-The table has exactly the columns of :data:`nclab.experiments.spec.RECORD_COLUMNS`:
-``experiment, scale, run_id`` (string), ``seed`` (int64), ``params`` (the grid point as compact
-sorted JSON), ``step`` (int64), ``layer``, ``metric`` (string), ``value`` (float64, NaN allowed).
+The table has exactly the columns of :data:`nclab.store.schema.RECORD_COLUMNS` (types in
+:data:`~nclab.store.schema.SCHEMA`).
 """
 
 from __future__ import annotations
@@ -12,23 +11,9 @@ import numbers
 
 import pyarrow as pa
 
-from nclab.experiments.spec import RECORD_COLUMNS
-
 from .ids import canonical_params
+from .schema import RECORD_COLUMNS, SCHEMA
 
-SCHEMA = pa.schema(
-    [
-        ("experiment", pa.string()),
-        ("scale", pa.string()),
-        ("run_id", pa.string()),
-        ("seed", pa.int64()),
-        ("params", pa.string()),
-        ("step", pa.int64()),
-        ("layer", pa.string()),
-        ("metric", pa.string()),
-        ("value", pa.float64()),
-    ]
-)
 ROW_KEYS = ("step", "layer", "metric", "value")  # what a row must give; the rest is the run's
 
 

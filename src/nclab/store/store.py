@@ -14,8 +14,6 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from nclab.experiments.spec import RECORD_COLUMNS, SCALES, Results
-
 from .atomic import jsonable, write_json, write_parquet
 from .ids import canonical_params, check_name, check_seed
 from .ids import run_id as make_run_id
@@ -34,7 +32,9 @@ from .integrity import (
 from .lock import LOCK, RunLock
 from .provenance import git_commit, nclab_version
 from .query import connect
-from .records import SCHEMA, rows_table
+from .records import rows_table
+from .results import Results
+from .schema import RECORD_COLUMNS, SCALES, SCHEMA
 
 TRAIN, CHECKPOINTS, FIGURES, REPORT = "train", "checkpoints", "figures", "_report"
 FINAL_STATUSES = SEALED_STATUSES  # what a run may be finished as
@@ -248,21 +248,27 @@ class Store:
                     row[key] = json.loads(row[key])
         return rows
 
-    def results(self, experiment: str, scale: str) -> Results:
+    def results(self, experiment: str, scale: str, run_ids=None) -> Results:
         """The records of the finished runs of one experiment at one scale (possibly none);
         diverged, failed, interrupted and damaged runs contribute no records (see :meth:`runs`),
         but every run's status and trainer summary is in :attr:`Results.run_info`, so claims
-        can tell that a run diverged."""
+        can tell that a run diverged.
+
+        ``run_ids``: only these runs (e.g. those of the experiment's current plan); the other
+        runs stored at this experiment and scale (e.g. of an older grid) are left out entirely,
+        records and status alike, and listed in :attr:`Results.excluded`. None: every run."""
         check_name(experiment, "experiment")
         _check_scale(scale)
+        wanted = None if run_ids is None else _run_id_set(run_ids)
         con = self.connect(experiment, scale)
         try:
+            keep = "" if wanted is None else " AND list_contains(?::VARCHAR[], m.run_id)"
             cols = con.execute(
                 f"""SELECT {", ".join("m." + c for c in RECORD_COLUMNS)}
                 FROM metrics m JOIN runs r USING (experiment, scale, run_id)
-                WHERE r.status = 'finished' AND m.experiment = ? AND m.scale = ?
+                WHERE r.status = 'finished' AND m.experiment = ? AND m.scale = ?{keep}
                 ORDER BY m.run_id, m.step, m.layer, m.metric""",
-                [experiment, scale],
+                [experiment, scale, *([] if wanted is None else [sorted(wanted)])],
             ).fetchnumpy()
             # every run's status and trainer summary (claims never score a diverged run)
             info = con.execute("SELECT run_id, status, summary FROM runs WHERE experiment = ? "
@@ -275,8 +281,19 @@ class Store:
         lists["params"] = [decoded[p] for p in lists["params"]]
         rows = [{k: lists[k][i] for k in RECORD_COLUMNS} for i in range(n)]
         runs = {rid: {"status": status, "summary": json.loads(summary) if summary else {}}
-                for rid, status, summary in info}
-        return Results(experiment, scale, rows, runs=runs)
+                for rid, status, summary in info if wanted is None or rid in wanted}
+        excluded = [rid for rid, _, _ in info if wanted is not None and rid not in wanted]
+        return Results(experiment, scale, rows, runs=runs, excluded=excluded)
+
+
+def _run_id_set(run_ids) -> set[str]:
+    if isinstance(run_ids, str):
+        raise ValueError(f"run_ids must be a collection of run ids, got the string {run_ids!r}")
+    out = set(run_ids)
+    bad = [r for r in out if not isinstance(r, str)]
+    if bad:
+        raise ValueError(f"run_ids must be strings, got {bad[:3]!r}")
+    return out
 
 
 @dataclass
