@@ -26,6 +26,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from nclab.console import RichProgress, print_claims
+
 DEMO = (("sukenik2024-fig2-top", "cpu"), ("sukenik2024-fig3-left", "cpu"),
         ("jacot2025-fig4", "cpu"), ("papyan2020-fmnist", "cpu"))
 
@@ -135,7 +137,6 @@ def _index(root: Path, reports: list[tuple[str, Path]]) -> Path:
 
 def run_demo(root="runs", jobs: int | None = None, console: Console | None = None) -> int:
     """Run the demo experiments into the store at ``root``; returns an exit code."""
-    from nclab.cli import RichProgress, _print_claims
     from nclab.experiments.claims import evaluate, planned_results
     from nclab.experiments.registry import get
     from nclab.report import build_report
@@ -168,7 +169,7 @@ def run_demo(root="runs", jobs: int | None = None, console: Console | None = Non
             _tpt_table(console, results)
         else:
             _mlp_tables(console, results)
-        _print_claims(console, exp, evaluate(exp, results))
+        print_claims(console, exp, evaluate(exp, results))
         reports.append((exp.id, build_report(store, exp, scale)))
     if interrupted:
         console.print("[yellow]interrupted[/yellow]: run the demo again to resume")

@@ -24,7 +24,8 @@ def run(capsys, *argv):
 
 @pytest.mark.parametrize("argv", [
     ["--help"], ["list", "--help"], ["run", "--help"], ["verify", "--help"],
-    ["report", "--help"], ["runs", "--help"], ["measure", "--help"], ["theory", "--help"],
+    ["report", "--help"], ["runs", "--help"], ["measure", "--help"], ["analyze", "--help"],
+    ["theory", "--help"],
     ["theory", "srg", "--help"], ["theory", "bound", "--help"], ["demo", "--help"],
 ])
 def test_help_everywhere(capsys, argv):
@@ -36,6 +37,14 @@ def test_version_and_no_command(capsys):
     assert run(capsys, "--version")[0] == 0
     code, out, _ = run(capsys)
     assert code == 0 and "COMMAND" in out
+
+
+def test_help_lists_the_commands_in_order(capsys):
+    _, out, _ = run(capsys, "--help")
+    listed = [line.split()[0] for line in out.split("  COMMAND\n", 1)[1].splitlines()
+              if line.startswith("    ") and not line.startswith("      ")]
+    assert listed == ["list", "run", "verify", "report", "runs", "measure", "analyze", "theory",
+                      "demo"]
 
 
 def test_bad_ids_and_bad_set_keys_exit_2(capsys, tmp_path):
@@ -196,6 +205,9 @@ def test_console_script(tmp_path):
     p = subprocess.run([str(NCLAB), "run", "nope-fig1"], capture_output=True, text=True,
                        env=env)
     assert p.returncode == 2 and "unknown experiment" in p.stderr
+    p = subprocess.run([sys.executable, "-m", "nclab.cli", "theory"], capture_output=True,
+                       text=True, env=env)
+    assert p.returncode == 2 and "usage: nclab theory" in p.stdout
 
 
 def test_demo_with_smoke_experiments(capsys, tmp_path, monkeypatch):

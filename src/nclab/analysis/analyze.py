@@ -8,9 +8,9 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from nclab.metrics._classes import check_min_count
 from nclab.metrics.report import LayerReport, stats_row, weight_rows
 from nclab.metrics.streaming import ClassStats
+from nclab.metrics.validation import check_min_count
 
 from .batches import as_batches, as_label_tensor, call_model, split_batch, to_device
 from .taps import CallOrder, Tap, as_features, check_pool, find_module, per_layer, pool_name

@@ -116,7 +116,7 @@ class Monitor:
     def close(self, summary: dict | None = None, status: str = "finished") -> None:
         """Finish the store's run (``summary.json``: your summary plus the last report's
         skipped metrics) and flush TensorBoard."""
-        if self.run is not None and not self.run._closed:
+        if self.run is not None and not self.run.closed:
             last = self.reports[max(self.reports)] if self.reports else None
             skipped = {"/".join(k): v for k, v in last.skipped.items()} if last else {}
             self.run.finish({**(summary or {}), "skipped": skipped, "steps": sorted(self.reports)},
@@ -128,7 +128,7 @@ class Monitor:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc is not None and self.run is not None and not self.run._closed:
+        if exc is not None and self.run is not None and not self.run.closed:
             self.run.fail(f"{exc_type.__name__}: {exc}")
         elif exc is None:
             self.close()

@@ -9,8 +9,8 @@ from __future__ import annotations
 import torch
 from torchmetrics import Metric
 
-from nclab.metrics._validate import as_labels, as_matrix
 from nclab.metrics.streaming import ClassStats
+from nclab.metrics.validation import as_labels, as_matrix
 
 METRICS = ("nc1_trace", "trace_sigma_w", "cdnv", "nc2_cond", "nc2_etf_gram_dist", "nc3_cos",
            "nc3_duality", "nc1_pinv")

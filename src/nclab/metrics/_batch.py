@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from ._validate import as_labels, as_matrix, check_num_classes
+from .validation import as_labels, as_matrix, check_num_classes
 
 
 class _Workspace:

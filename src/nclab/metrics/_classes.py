@@ -12,18 +12,18 @@ from __future__ import annotations
 import numbers
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
-from ._validate import (
+from .pairwise import TILE_ENTRIES, cdnv_pairs
+from .validation import (
     as_labels,
     as_matrix,
     check_counts,
+    check_min_count,
     check_num_classes,
     input_eps,
     nonzero_norm,
 )
-from .pairwise import TILE_ENTRIES, cdnv_pairs
 
 GLOBAL_MEANS = ("sample", "class")
 EPS64 = torch.finfo(torch.float64).eps
@@ -101,14 +101,6 @@ class ClassSelection:
             "classes_empty": self.empty,
             "excluded_share": self.excluded_share,
         }
-
-
-def check_min_count(min_count) -> int | None:
-    if min_count is None:
-        return None
-    if isinstance(min_count, bool) or not isinstance(min_count, (int, np.integer)) or min_count < 1:
-        raise ValueError(f"min_count must be a positive integer or None, got {min_count!r}")
-    return int(min_count)
 
 
 def restrict(m: ClassMoments, min_count: int | None) -> tuple[ClassMoments, ClassSelection | None]:

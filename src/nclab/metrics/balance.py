@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import torch
 
-from ._validate import DEFAULT_DTYPE, as_matrix, check_same_device, nonzero_norm
+from .validation import DEFAULT_DTYPE, as_matrix, check_same_device, nonzero_norm
 
 NORMS = ("op", "fro")
 

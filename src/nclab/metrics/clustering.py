@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from ._classes import nearest_mean
-from ._validate import DEFAULT_DTYPE, as_labels, as_matrix
+from .validation import DEFAULT_DTYPE, as_labels, as_matrix
 
 
 def _points(H, Y, dtype) -> torch.Tensor:

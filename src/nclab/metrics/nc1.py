@@ -12,7 +12,7 @@ from ._classes import (
     nc1_trace_from_moments,
     prepare,
 )
-from ._validate import DEFAULT_DTYPE, input_eps
+from .validation import DEFAULT_DTYPE, input_eps
 
 
 def nc1_trace(H, y, K=None, *, global_mean: str = "sample", dtype=DEFAULT_DTYPE) -> float:

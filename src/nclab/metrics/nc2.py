@@ -6,8 +6,8 @@ import numpy as np
 import torch
 
 from ._classes import centered_means, check_global_mean, moments, nc2_cond_from_means
-from ._validate import DEFAULT_DTYPE, as_matrix
 from .pairwise import etf_stats_from_centered
+from .validation import DEFAULT_DTYPE, as_matrix
 
 
 def class_means(H, y, K=None, *, dtype=DEFAULT_DTYPE) -> np.ndarray:

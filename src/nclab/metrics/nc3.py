@@ -13,8 +13,8 @@ from ._classes import (
     nearest_mean,
     prepare,
 )
-from ._validate import DEFAULT_DTYPE, as_matrix, check_classifier, check_same_device, nonzero_norm
 from .pairwise import TILE_ENTRIES
+from .validation import DEFAULT_DTYPE, as_matrix, check_classifier, check_same_device, nonzero_norm
 
 
 def _classifier(W, K: int, D: int, dtype, H: torch.Tensor) -> torch.Tensor:

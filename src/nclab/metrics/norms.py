@@ -7,7 +7,7 @@ import math
 import numpy as np
 import torch
 
-from ._validate import DEFAULT_DTYPE, as_labels, as_matrix
+from .validation import DEFAULT_DTYPE, as_labels, as_matrix
 
 
 def product_norm(weights, *, log: bool = False, dtype=DEFAULT_DTYPE) -> float:

@@ -7,11 +7,17 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ._classes import check_min_count
-from ._validate import as_labels, as_matrix, check_counts, check_num_classes, check_same_device
 from .balance import balancedness, negativity
 from .spectral import numerical_rank, rel_dist_to_rank, stable_rank
 from .streaming import ClassStats
+from .validation import (
+    as_labels,
+    as_matrix,
+    check_counts,
+    check_min_count,
+    check_num_classes,
+    check_same_device,
+)
 
 KINDS = ("pre", "post")
 

@@ -17,8 +17,8 @@ from ._classes import (
     pinv_rank,
     rounding_rtol,
 )
-from ._validate import as_matrix
 from .pairwise import TILE_ENTRIES
+from .validation import as_matrix
 
 if TYPE_CHECKING:
     from .streaming import ClassStats

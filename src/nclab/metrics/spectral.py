@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._validate import DEFAULT_DTYPE, as_matrix, input_eps, nonzero_norm
+from .validation import DEFAULT_DTYPE, as_matrix, input_eps, nonzero_norm
 
 
 def _matrix(A, dtype) -> torch.Tensor:

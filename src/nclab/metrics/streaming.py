@@ -47,7 +47,6 @@ from ._classes import (
     cdnv_stats_from_moments,
     centered_means,
     check_global_mean,
-    check_min_count,
     merge_into_,
     nc1_trace_from_moments,
     nc2_cond_from_means,
@@ -56,14 +55,15 @@ from ._classes import (
     rounding_rtol,
 )
 from ._memory import FLOAT64, check_fits
-from ._validate import (
+from .pairwise import etf_stats_from_centered
+from .second_pass import ResidualPass
+from .validation import (
     as_matrix,
     check_classifier,
+    check_min_count,
     input_eps,
     nonzero_norm,
 )
-from .pairwise import etf_stats_from_centered
-from .second_pass import ResidualPass
 
 try:  # symmetric rank-k update for the one-pass scatter on CPU (half the flops of a GEMM)
     from scipy.linalg.blas import dsyrk as _dsyrk

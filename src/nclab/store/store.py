@@ -319,6 +319,11 @@ class RunHandle:
     _lock: RunLock | None = field(default=None, repr=False)
 
     @property
+    def closed(self) -> bool:
+        """Whether the run was finished (or failed, or diverged): it then takes no more rows."""
+        return self._closed
+
+    @property
     def train_dir(self) -> Path:
         return self.dir / TRAIN
 

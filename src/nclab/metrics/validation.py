@@ -1,6 +1,8 @@
 """Input checks shared by every metric: conversion to torch, dtype, shape, finiteness, labels.
 
-Every failure raises ``ValueError`` naming the argument and the problem.
+Every failure raises ``ValueError`` naming the argument and the problem. Public so that code
+measuring outside :mod:`nclab.metrics` (``nclab.analyze``, the integrations) checks its inputs
+at the boundary the same way.
 """
 
 from __future__ import annotations
@@ -126,6 +128,15 @@ def check_counts(counts: torch.Tensor, K_given: bool, *, min_size: int = 1) -> t
                 "variability is undefined for them"
             )
     return present
+
+
+def check_min_count(min_count) -> int | None:
+    """``min_count`` (classes with fewer samples are left out) as an int, or None (keep all)."""
+    if min_count is None:
+        return None
+    if isinstance(min_count, bool) or not isinstance(min_count, (int, np.integer)) or min_count < 1:
+        raise ValueError(f"min_count must be a positive integer or None, got {min_count!r}")
+    return int(min_count)
 
 
 def check_same_device(A: torch.Tensor, ref: torch.Tensor, name: str, ref_name: str) -> None:

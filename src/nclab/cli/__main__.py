@@ -1,0 +1,5 @@
+"""``python -m nclab.cli``: the ``nclab`` command."""
+
+from . import main
+
+raise SystemExit(main())
