@@ -160,8 +160,8 @@ FIG2_TOP = Experiment(
 
 def _fig2_bottom():
     paper, cpu = end_to_end("resnet20", "cifar10", 4, scheme="dufm_like", wd=0.005,
-                             feature_decay=5e-6, lr=0.05, epochs=300, cpu_n=100,
-                             cpu_steps=30000, cpu_lr=0.05)
+                            feature_decay=5e-6, lr=0.05, epochs=300, cpu_n=100,
+                            cpu_steps=30000, cpu_lr=0.05)
     # n λ_H1 = 5000 x 5e-6 = 0.025 on CIFAR-10: keep n λ_H1 = 0.025 with n = 100 on digits
     cpu = (*cpu, "reg.feature_decay=0.00025")
     feats, inter = p2_head(4), p2_intermediate(4)

@@ -24,7 +24,7 @@ from .shared import E2E_NOTE, PAPER, REGIME, SRC, avg_rank_below, end_to_end
 def _fig4_part(row: str, data: str, wd: float, lr: float, gram_layer: str,
                rank_range: tuple[int, int], cpu_wd: float):
     paper, cpu = end_to_end("resnet20", data, 5, scheme="standard", wd=wd, feature_decay=0.0,
-                             lr=lr, epochs=300, cpu_n=50, cpu_steps=30000, cpu_lr=lr * 5)
+                            lr=lr, epochs=300, cpu_n=50, cpu_steps=30000, cpu_lr=lr * 5)
     cpu = (*cpu, f"reg.weight_decay={cpu_wd}")
     feats, inter = p2_head(5), p2_intermediate(5)
     return Experiment(

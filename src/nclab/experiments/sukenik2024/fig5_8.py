@@ -1,6 +1,6 @@
-"""Súkeník et al. Figs 5-8 (App. B.1): the solutions gradient descent finds on the DUFM -- low-rank
-solutions below L_DNC for K in {3, 4, 5} (Fig 5), the 7-DUFM with K = 15 (Fig 6) and SRG-like
-solutions slightly below L_SRG for K = 6 and 15 (Figs 7, 8)."""
+"""Súkeník et al. Figs 5-8 (App. B.1): the solutions gradient descent finds on the DUFM --
+low-rank solutions below L_DNC for K in {3, 4, 5} (Fig 5), the 7-DUFM with K = 15 (Fig 6) and
+SRG-like solutions slightly below L_SRG for K = 6 and 15 (Figs 7, 8)."""
 
 from __future__ import annotations
 

@@ -15,8 +15,8 @@ def _rank_sweep(fig: str, key: str, values, cpu_values, data: str, head: int, sc
                 wd: float, lr: float, feature_decay: float, seeds: int, cpu_wd: float,
                 cpu_lr: float, label: str, claim_text: str, trend_dir: str = "decreasing"):
     paper, cpu = end_to_end("resnet20", data, head, scheme=scheme, wd=wd,
-                             feature_decay=feature_decay, lr=lr, epochs=300, cpu_n=50,
-                             cpu_steps=20000, cpu_lr=cpu_lr)
+                            feature_decay=feature_decay, lr=lr, epochs=300, cpu_n=50,
+                            cpu_steps=20000, cpu_lr=cpu_lr)
     cpu = (*cpu, f"reg.weight_decay={cpu_wd}")
     if scheme == "dufm_like":
         cpu = (*cpu, "reg.feature_decay=0.0005")  # n λ_H1 = 0.025 with n = 50

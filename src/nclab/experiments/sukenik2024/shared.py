@@ -24,7 +24,9 @@ LAM = 0.004  # Fig 2 top: λ = 0.004 for every term, n = 50, width 30, lr 0.5
 REGIME = (P.below_zero_solution(), P.every_class_learned())
 
 
-def reference_lines(K: int, L: int, lam: float = LAM, n: int = 50) -> tuple[tuple[str, float], ...]:
+def reference_lines(K: int, L: int, lam: float = LAM,
+                    n: int = 50) -> tuple[tuple[str, float], ...]:
+    """The theory lines of a loss panel: L_DNC, and L_SRG when K = C(r, 2) with r >= 4."""
     refs = [("L_DNC", dnc_loss(K, L, lam, lam, n=n))]
     r = int(round((1 + math.sqrt(1 + 8 * K)) / 2))
     if r * (r - 1) // 2 == K and r >= 4:
@@ -33,8 +35,8 @@ def reference_lines(K: int, L: int, lam: float = LAM, n: int = 50) -> tuple[tupl
 
 
 def end_to_end(backbone: str, K_data: str, head_layers: int, *, scheme: str, wd: float,
-                feature_decay: float, lr: float, epochs: int, cpu_n: int, cpu_steps: int,
-                cpu_lr: float, extra=()):
+               feature_decay: float, lr: float, epochs: int, cpu_n: int, cpu_steps: int,
+               cpu_lr: float, extra=()):
     """Paper: ResNet20 on CIFAR-10 / MNIST with an MLP head of ``head_layers`` layers (width
     64); CPU: a 2-layer MLP backbone (width 64) on digits with the same head and scheme."""
     widths = "[" + ",".join(["64"] * (head_layers - 1)) + "]"
@@ -57,11 +59,12 @@ def end_to_end(backbone: str, K_data: str, head_layers: int, *, scheme: str, wd:
 
 
 E2E_NOTE = ("CPU stand-in (experiments.md C.3): 2-layer ReLU MLP backbone (width 64) on "
-             "scikit-learn digits (N = 10 x n_per_class, standardised), the same head and "
-             "regularisation scheme, full-batch GD, float32")
+            "scikit-learn digits (N = 10 x n_per_class, standardised), the same head and "
+            "regularisation scheme, full-batch GD, float32")
 
 
 def avg_rank_below(K: int):
+    """Claim check: the mean over runs of the average intermediate rank is below ``K``."""
     def fn(results):
         v = C.final(results, "avg_rank", "model")
         return bool(v.mean() < K), f"average rank per run {np.round(v, 2).tolist()}", \
