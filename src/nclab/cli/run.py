@@ -105,8 +105,8 @@ def _run_summary(store, leaf, scale, outcome_runs, run_ids) -> tuple[dict, list]
 def cmd_run(args) -> int:
     """``nclab run EXP``: train the grid, then print the claims and write the report; exit 1 if
     a run failed or diverged."""
-    from nclab.running import PlanError, plan, run_experiment
     from nclab.report import build_report
+    from nclab.running import PlanError, plan, run_experiment
     from nclab.store import Store
 
     exp = get_experiment(args.experiment)

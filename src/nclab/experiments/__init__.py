@@ -1,4 +1,4 @@
-"""The papers' figures as data: experiment definitions, their registry and the runner.
+"""The papers' figures as data: experiment definitions, their claims and their registry.
 
 - :mod:`.spec` -- :class:`Experiment`, :class:`Scale`, :class:`Panel`, :class:`Claim`,
   :class:`ClaimOutcome`, :class:`Measure`. The records they describe are the store's
@@ -6,8 +6,9 @@
 - :mod:`.claims` -- :func:`evaluate` every claim (PASS / FAIL / NOT-RUN / ERROR) on the runs
   of the current plan (:func:`planned_results`).
 - :mod:`.registry` -- :func:`get` an experiment by id (``sukenik2024-fig2-top``), :func:`ids`,
-  :func:`all_experiments`; one module per paper: :mod:`.jacot2025`, :mod:`.zangrando2024`,
-  :mod:`.sukenik2024`, :mod:`.xu2023`, :mod:`.papyan2020` (measured through :func:`nclab.analyze`).
+  :func:`all_experiments`; one package (one module per figure group) or module per paper:
+  :mod:`.jacot2025`, :mod:`.zangrando2024`, :mod:`.sukenik2024`, :mod:`.xu2023`,
+  :mod:`.papyan2020` (measured through :func:`nclab.analyze`).
 - :mod:`.measures`, :mod:`.checks`, :mod:`.common` -- shared measures (spectra, Gram
   matrices, theory references...), claim predicates and config / panel helpers.
 

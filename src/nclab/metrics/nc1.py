@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from ._classes import (
     batch_moments,
-    between_whitener,
     cdnv_from_moments,
     centered_means,
     check_global_mean,
@@ -12,6 +11,7 @@ from ._classes import (
     nc1_trace_from_moments,
     prepare,
 )
+from ._cutoff import between_whitener
 from .validation import DEFAULT_DTYPE, input_eps
 
 
@@ -70,7 +70,7 @@ def nc1_pinv(
     level ``(eps * sqrt(K) rho + max(K, D) * eps64 * max(s_1, sqrt(K) rho)) / s_1`` -- ``eps`` the
     machine epsilon of H's dtype, ``rho`` the largest class RMS feature norm (offset included):
     a bound on the singular values that rounding the features can create (derivation in
-    :func:`nclab.metrics._classes.rounding_rtol`). So class means spanning r < K-1 directions
+    :func:`nclab.metrics._cutoff.rounding_rtol`). So class means spanning r < K-1 directions
     give the pseudo-inverse on those r directions, in float32 or bf16 as in float64, instead of
     inverting rounding noise; ``layer_report`` reports the value used as ``nc1_pinv_rtol``.
 

@@ -9,14 +9,8 @@ from typing import TYPE_CHECKING
 import torch
 
 from ._batch import _load
-from ._classes import (
-    between_basis,
-    centered_means,
-    check_cutoff,
-    global_mean_of,
-    pinv_rank,
-    rounding_rtol,
-)
+from ._classes import centered_means, global_mean_of
+from ._cutoff import between_basis, check_cutoff, pinv_rank, rounding_rtol
 from .pairwise import TILE_ENTRIES
 from .validation import as_matrix
 

@@ -43,7 +43,6 @@ from ._classes import (
     ClassMoments,
     ClassSelection,
     batch_moments,
-    between_whitener,
     cdnv_stats_from_moments,
     centered_means,
     check_global_mean,
@@ -52,8 +51,8 @@ from ._classes import (
     nc2_cond_from_means,
     nc3_cos_from_moments,
     restrict,
-    rounding_rtol,
 )
+from ._cutoff import between_whitener, rounding_rtol
 from ._memory import FLOAT64, check_fits
 from .pairwise import etf_stats_from_centered
 from .second_pass import ResidualPass

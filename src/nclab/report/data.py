@@ -106,6 +106,13 @@ def collect(results, metric: str, indexed: bool, layers=None, point=None) -> lis
     return [s for _, s in sorted(found.items(), key=sort_key)]
 
 
+def panel_series(panel, results, layers=None, point=None) -> list[Series]:
+    """:func:`collect` of a panel's metric: indexed (``metric[...]``) for the spectrum, gram,
+    projection and histogram kinds, plain for the others."""
+    indexed = panel.kind in ("spectrum", "gram", "projection", "histogram")
+    return collect(results, panel.metric, indexed, layers, point)
+
+
 def last_step(entries) -> list[tuple[int, tuple[int, ...] | None, float]]:
     """The entries of a run's last recorded step."""
     step = max(e[0] for e in entries)

@@ -17,7 +17,8 @@ Kinds (values at "the last step" are each run's last recorded step of that metri
 - ``bar``: final metric per layer (bars), grouped by grid point, error bars over runs.
 
 ``panel.reference`` lines are horizontal (vertical for histograms, whose x axis holds the
-values); gram and projection panels take neither references nor log axes.
+values); gram and projection panels take neither references nor log axes. The per-layer
+kinds (gram, projection) are drawn in :mod:`.per_layer_panels`, the others here.
 """
 
 from __future__ import annotations
@@ -32,15 +33,15 @@ from nclab.experiments.spec import Panel
 from .data import (
     NoData,
     Series,
-    collect,
     last_step,
-    natural_key,
+    panel_series,
     point_key,
     point_label,
     stack_runs,
     summarize,
     varying_keys,
 )
+from .per_layer_panels import draw_gram, draw_projection
 
 PER_LAYER_KINDS = ("gram", "projection")  # one axes per (grid point, layer)
 _BAND_ALPHA = 0.2
@@ -67,7 +68,7 @@ def draw_panel(panel: Panel, results, ax, *, layer: str | None = None,
     if panel.kind not in PER_LAYER_KINDS:
         _finish_axes(panel, ax)
     if panel.layers is not None and layer is None:
-        drawn = {s.layer for s in _series(panel, results, layers, point)}
+        drawn = {s.layer for s in panel_series(panel, results, layers, point)}
         missing = [name for name in panel.layers if name not in drawn]
         if missing:
             notes.append(f"no data for layers {missing}")
@@ -76,7 +77,7 @@ def draw_panel(panel: Panel, results, ax, *, layer: str | None = None,
 
 def panel_grid(panel: Panel, results) -> tuple[list[dict], list[str]]:
     """``(grid points, layers)`` that hold the panel's metric, in display order."""
-    series = _series(panel, results, _layers(panel, None), None)
+    series = panel_series(panel, results, _layers(panel, None), None)
     points = {point_key(s.params): s.params for s in series}
     layers = list(dict.fromkeys(s.layer for s in series))
     return [points[k] for k in sorted(points)], layers
@@ -89,14 +90,6 @@ def _layers(panel: Panel, layer: str | None):
             raise ValueError(f"panel {panel.title!r} does not show layer {layer!r}")
         return (layer,)
     return panel.layers
-
-
-def _indexed(panel: Panel) -> bool:
-    return panel.kind in ("spectrum", "gram", "projection", "histogram")
-
-
-def _series(panel, results, layers, point) -> list[Series]:
-    return collect(results, panel.metric, _indexed(panel), layers, point)
 
 
 def _labels(series: list[Series]) -> list[str]:
@@ -131,24 +124,9 @@ def _finish_axes(panel: Panel, ax) -> None:
     ax.set_title(panel.title)
 
 
-def _single(panel, results, layers, point) -> Series:
-    series = _series(panel, results, layers, point)
-    for what, values in (
-        ("layers", sorted({s.layer for s in series}, key=natural_key)),
-        ("grid points", sorted({point_key(s.params) for s in series})),
-    ):
-        if len(values) > 1:
-            arg = "layer=" if what == "layers" else "point="
-            raise ValueError(
-                f"{panel.kind} panel {panel.title!r} has data for {len(values)} {what} "
-                f"{values}; pass {arg} to choose one (make_figures draws each)"
-            )
-    return series[0]
-
-
 # ---- kinds -----------------------------------------------------------------------------------
 def _curve(panel, results, ax, layers, point) -> list[str]:
-    series = _series(panel, results, layers, point)
+    series = panel_series(panel, results, layers, point)
     for s, label in zip(series, _labels(series), strict=True):
         steps, mat = stack_runs([{e[0]: e[2] for e in entries} for entries in s.runs.values()])
         keep = steps > 0 if panel.logx else np.ones(len(steps), bool)
@@ -176,7 +154,7 @@ def _is_number(value) -> bool:
 def _vs_param(panel, results, ax, layers, point) -> list[str]:
     if panel.x == "step":
         raise ValueError(f"vs_param panel {panel.title!r} needs x = a grid key, not 'step'")
-    series = [s for s in _series(panel, results, layers, point) if panel.x in s.params]
+    series = [s for s in panel_series(panel, results, layers, point) if panel.x in s.params]
     if not series:
         raise NoData(f"no runs of {panel.metric!r} with grid key {panel.x!r}")
     lines: dict[tuple[str, str], dict] = {}
@@ -220,7 +198,7 @@ def _sort_x(value):
 
 
 def _spectrum(panel, results, ax, layers, point) -> list[str]:
-    series = _series(panel, results, layers, point)
+    series = panel_series(panel, results, layers, point)
     for s, label in zip(series, _labels(series), strict=True):
         per_run = []
         for entries in s.runs.values():
@@ -251,104 +229,8 @@ def _spectrum(panel, results, ax, layers, point) -> list[str]:
     return []
 
 
-def _matrix(panel: Panel, entries, layer: str) -> np.ndarray:
-    last = last_step(entries)
-    if any(len(e[1]) != 2 for e in last):
-        raise ValueError(
-            f"gram panel {panel.title!r} needs metrics '{panel.metric}[i,j]' (layer {layer!r})"
-        )
-    n = 1 + max(max(e[1]) for e in last)
-    mat = np.full((n, n), np.nan)
-    for _, (i, j), value in last:
-        mat[i, j] = value
-    return mat
-
-
-def _gram(panel, results, ax, layers, point) -> list[str]:
-    s = _single(panel, results, layers, point)
-    mats = [_matrix(panel, entries, s.layer) for entries in s.runs.values()]
-    n = max(len(m) for m in mats)
-    stack = np.full((len(mats), n, n), np.nan)
-    for i, m in enumerate(mats):
-        stack[i, : len(m), : len(m)] = m
-    counts = np.sum(~np.isnan(stack), axis=0)
-    mean = np.where(counts > 0, np.nansum(stack, axis=0) / np.maximum(counts, 1), np.nan)
-    vmax = float(np.nanmax(np.abs(mean))) if np.isfinite(mean).any() else 1.0
-    signed = bool(np.nanmin(mean) < 0) if np.isfinite(mean).any() else False
-    image = ax.imshow(
-        mean,
-        cmap="RdBu_r" if signed else "viridis",
-        vmin=-vmax if signed else None,
-        vmax=vmax if signed else None,
-        interpolation="nearest",
-    )
-    ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-    if n <= 20:
-        ax.set_xticks(range(n))
-        ax.set_yticks(range(n))
-    ax.set_xlabel("class j")
-    ax.set_ylabel("class i")
-    ax.set_title(_cell_title(s, point))
-    return [f"{s.layer}: mean over {len(mats)} run(s) at each run's last step"]
-
-
-def _projection(panel, results, ax, layers, point) -> list[str]:
-    s = _single(panel, results, layers, point)
-    run = min(s.runs, key=natural_key)
-    last = last_step(s.runs[run])
-    step = last[0][0]
-    coords: dict[int, list] = {}
-    for _, idx, value in last:
-        if len(idx) != 2 or idx[1] not in (0, 1):
-            raise ValueError(
-                f"projection panel {panel.title!r} needs metrics '{panel.metric}[i,0]' and "
-                f"'{panel.metric}[i,1]', found index {idx} (layer {s.layer!r})"
-            )
-        coords.setdefault(idx[0], [np.nan, np.nan])[idx[1]] = value
-    points = sorted(coords)
-    xy = np.array([coords[i] for i in points], dtype=float).reshape(-1, 2)
-    notes = [f"{s.layer}: run {run} at step {step}"]
-    classes = _classes(panel, results, s, run, step)
-    if classes is None:
-        ax.scatter(xy[:, 0], xy[:, 1], s=8)
-        notes.append(f"{s.layer}: no '{panel.metric}_class[i]' rows, classes not shown")
-    else:
-        missing = [i for i in points if i not in classes]
-        if missing:
-            raise ValueError(
-                f"projection panel {panel.title!r}: points {missing[:5]} of run {run} have no "
-                f"'{panel.metric}_class[i]' at step {step}"
-            )
-        labels = np.array([classes[i] for i in points])
-        K = len(np.unique(labels))
-        cmap = "tab10" if K <= 10 else "tab20"
-        ax.scatter(xy[:, 0], xy[:, 1], c=labels, cmap=cmap, s=8,
-                   vmin=labels.min(), vmax=labels.min() + (10 if K <= 10 else 20) - 1)
-    ax.set_aspect("equal", adjustable="datalim")
-    ax.set_xlabel("projection 1")
-    ax.set_ylabel("projection 2")
-    ax.set_title(_cell_title(s, point))
-    return notes
-
-
-def _classes(panel, results, s: Series, run: str, step: int) -> dict[int, int] | None:
-    try:
-        found = collect(results, f"{panel.metric}_class", True, (s.layer,), s.params)
-    except NoData:
-        return None
-    entries = [e for series in found for e in series.runs.get(run, []) if e[0] == step]
-    if not entries:
-        return None
-    return {idx[0]: int(value) for _, idx, value in entries}
-
-
-def _cell_title(s: Series, point) -> str:
-    label = point_label(point, sorted(point, key=natural_key)) if point else ""
-    return s.layer + (f"\n{label}" if label else "")
-
-
 def _histogram(panel, results, ax, layers, point) -> list[str]:
-    series = _series(panel, results, layers, point)
+    series = panel_series(panel, results, layers, point)
     pooled = [
         np.array([e[2] for entries in s.runs.values() for e in last_step(entries)], dtype=float)
         for s in series
@@ -372,7 +254,7 @@ def _histogram(panel, results, ax, layers, point) -> list[str]:
 
 
 def _bar(panel, results, ax, layers, point) -> list[str]:
-    series = _series(panel, results, layers, point)
+    series = panel_series(panel, results, layers, point)
     layer_order = list(dict.fromkeys(s.layer for s in series))
     points = {point_key(s.params): s.params for s in series}
     keys = varying_keys(list(points.values()))
@@ -405,8 +287,8 @@ _DRAW = {
     "curve": _curve,
     "vs_param": _vs_param,
     "spectrum": _spectrum,
-    "gram": _gram,
-    "projection": _projection,
+    "gram": draw_gram,
+    "projection": draw_projection,
     "histogram": _histogram,
     "bar": _bar,
 }

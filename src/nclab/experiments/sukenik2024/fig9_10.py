@@ -1,0 +1,68 @@
+"""Súkeník et al. Figs 9 and 10 (App. B.2): the average class-mean rank of ResNet20 + an MLP head
+vs the weight decay and the learning rate, end to end (CPU: an MLP backbone on digits)."""
+
+from __future__ import annotations
+
+from nclab.experiments import checks as C
+from nclab.experiments.common import SMOKE, p2_intermediate, p2_names, scales, vs_param
+from nclab.experiments.measures import average_rank, class_fit
+from nclab.experiments.spec import Claim, Experiment, Scale
+
+from .shared import E2E_NOTE, PAPER, REGIME, SRC, end_to_end
+
+
+def _rank_sweep(fig: str, key: str, values, cpu_values, data: str, head: int, scheme: str,
+                wd: float, lr: float, feature_decay: float, seeds: int, cpu_wd: float,
+                cpu_lr: float, label: str, claim_text: str, trend_dir: str = "decreasing"):
+    paper, cpu = end_to_end("resnet20", data, head, scheme=scheme, wd=wd,
+                            feature_decay=feature_decay, lr=lr, epochs=300, cpu_n=50,
+                            cpu_steps=20000, cpu_lr=cpu_lr)
+    cpu = (*cpu, f"reg.weight_decay={cpu_wd}")
+    if scheme == "dufm_like":
+        cpu = (*cpu, "reg.feature_decay=0.0005")  # n λ_H1 = 0.025 with n = 50
+    inter = p2_intermediate(head)
+    return Experiment(
+        id=f"{PAPER}-{fig}", paper=PAPER, figure=label,
+        title=f"ResNet20 + {head}-layer head on {data}: average rank vs log2 {key}",
+        base=paper, layer_names=p2_names,
+        scales=scales(
+            paper=Scale(grid={key: values}, seeds=seeds,
+                        note=f"GPU: ResNet20 on {data}, {seeds} runs per value"),
+            cpu=Scale(grid={key: cpu_values}, seeds=2, overrides=cpu, est_cpu_minutes=6,
+                      note=E2E_NOTE + ", 2 runs per value, 20k steps"),
+            smoke=Scale(grid={key: cpu_values[:2]}, seeds=1,
+                        overrides=(*cpu, "optim.steps=100", "data.n_per_class=10", *SMOKE)),
+        ),
+        panels=(vs_param(f"average rank vs {key} (log2 axis)", "avg_rank", key, logx=True),),
+        claims=(
+            Claim(claim_text + " (paper layers)",
+                  C.trend("avg_rank", "model", key, trend_dir), scales=("paper",),
+                  why="the CPU stand-in trains other layer sizes; its own trend is the cpu claim",
+                  source=f"{SRC} App. B, Fig {fig[3:]}", requires=REGIME),
+            Claim(claim_text + " (CPU stand-in)", C.trend("avg_rank", "model", key, trend_dir),
+                  scales=("cpu",), source=f"{SRC} App. B, Fig {fig[3:]}", requires=REGIME),
+        ),
+        measures=(class_fit(), average_rank(inter)),
+        description=f"Average numerical rank (rank_rel 1e-3) of the class means of "
+                    f"{', '.join(inter)}, {scheme} regularisation.",
+        source=f"{SRC} App. B, Fig {fig[3:]}",
+    )
+
+
+FIG9_WD = _rank_sweep(
+    "fig9-left", "reg.weight_decay", [2.0 ** k for k in range(-10, -4)],
+    [2.0 ** k for k in range(-9, -3, 1)], "cifar10", 4, "dufm_like", 0.005, 0.05, 5e-6, 3,
+    0.005, 0.05, "Fig 9 (left)", "the average rank decreases with the weight decay")
+FIG9_LR = _rank_sweep(
+    "fig9-right", "optim.lr", [2.0 ** k for k in range(-8, -2)],
+    [2.0 ** k for k in range(-7, -2)], "cifar10", 4, "dufm_like", 0.005, 0.05, 5e-6, 2,
+    0.005, 0.05, "Fig 9 (right)",
+    "general downward trend of the average rank with the learning rate")
+FIG9 = Experiment(
+    id=f"{PAPER}-fig9", paper=PAPER, figure="Fig 9", title="average rank vs wd and lr (CIFAR-10)",
+    base=None, scales={}, parts=(FIG9_WD, FIG9_LR), source=f"{SRC} App. B.2",
+)
+FIG10 = _rank_sweep(
+    "fig10", "reg.weight_decay", [2.0 ** k for k in range(-8, -3)],
+    [2.0 ** k for k in range(-10, -4)], "mnist", 5, "standard", 0.04, 0.01, 0.0, 4, 0.01,
+    0.05, "Fig 10", "the average rank decreases with the weight decay")
