@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nclab.metrics.report import feature_layer, feature_layers
 from nclab.train import TrainConfig, apply_overrides
 
 from .spec import Panel, Scale
@@ -94,18 +95,18 @@ def head_structure(cfg) -> tuple[str, list[tuple[str, bool]]]:
         if nb == 0:
             src = "input"
         else:
-            src = f"layer{nb}" if nb >= first_linear else f"layer{nb}/post"
+            src = feature_layers(f"layer{nb}", nb >= first_linear)[-1]
         return src, [(f"layer{i}", i >= first_linear) for i in range(nb + 1, n + 1)]
     if m.arch == "resnet20":
         n = len(m.widths) + 1
         return "pool", [(f"head.layer{i}", i > n - m.n_linear) for i in range(1, n + 1)]
     n_conv, n_fc = len(m.conv_channels), len(m.widths) + 1
-    src = f"conv{n_conv}/post" if n_conv else "input"
+    src = feature_layer(f"conv{n_conv}", "post") if n_conv else "input"
     return src, [(f"fc{i}", i == n_fc) for i in range(1, n_fc + 1)]
 
 
 def _features_of(name: str, linear: bool) -> tuple[str, ...]:
-    return (name,) if linear else (f"{name}/pre", f"{name}/post")
+    return feature_layers(name, linear)
 
 
 def p2_names(cfg) -> dict[str, str]:
@@ -122,7 +123,8 @@ def p2_names(cfg) -> dict[str, str]:
         elif linear:
             out[name] = f"H{i + 1}"
         else:
-            out[f"{name}/pre"], out[f"{name}/post"] = f"H~{i + 1}", f"H{i + 1}"
+            out[feature_layer(name, "pre")], out[feature_layer(name, "post")] = \
+                f"H~{i + 1}", f"H{i + 1}"
     return out
 
 
@@ -137,7 +139,7 @@ def p0_names(cfg) -> dict[str, str]:
         if linear:
             out[name] = f"Z{i}"
         else:
-            out[f"{name}/pre"], out[f"{name}/post"] = f"Z~{i}", f"Z{i}"
+            out[feature_layer(name, "pre")], out[feature_layer(name, "post")] = f"Z~{i}", f"Z{i}"
     return out
 
 
@@ -147,7 +149,7 @@ def p3_names(cfg) -> dict[str, str]:
     if len(head) == 1:
         return {src: "h"}
     name, linear = head[-2]
-    return {(name if linear else f"{name}/post"): "h"}
+    return {feature_layers(name, linear)[-1]: "h"}
 
 
 def p0_head(n_relu: int, n_linear: int) -> dict[str, tuple[str, ...]]:

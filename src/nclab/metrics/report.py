@@ -22,6 +22,19 @@ from .validation import (
 KINDS = ("pre", "post")
 
 
+def feature_layer(name: str, kind: str | None = None) -> str:
+    """The records' name of a layer's features -- built here only: ``"layer3/pre"``,
+    ``"layer3/post"`` for a non-linear layer's ``kind``, the bare name for a linear layer
+    (``kind`` None), whose one feature map is its output."""
+    return name if kind is None else f"{name}/{kind}"
+
+
+def feature_layers(name: str, linear: bool) -> tuple[str, ...]:
+    """Every feature name of a layer, its output last: ``(name,)`` for a linear layer,
+    ``(name/pre, name/post)`` otherwise."""
+    return (name,) if linear else (feature_layer(name, "pre"), feature_layer(name, "post"))
+
+
 @dataclass
 class LayerReport:
     """Per-layer metrics. ``rows``: one dict per (layer, kind) with ``layer``, ``kind`` (``"pre"``,
@@ -54,7 +67,7 @@ class LayerReport:
         out = []
         for row in self.rows:
             kind = row["kind"]
-            layer = f"{row['layer']}/{kind}" if kind in KINDS else row["layer"]
+            layer = feature_layer(row["layer"], kind if kind in KINDS else None)
             for key, value in row.items():
                 if key not in ("layer", "kind"):
                     out.append({"step": step, "layer": layer, "metric": key, "value": value})

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from nclab.metrics.report import feature_layer, feature_layers
 from nclab.models import DUFM
 from nclab.train import make_targets
 from nclab.train.losses import layer_outputs
@@ -84,9 +85,9 @@ class Context:
                 out[self.feature_name(o.name)] = o.post.detach().double()
             else:
                 if "pre" in kinds:
-                    out[self.feature_name(f"{o.name}/pre")] = o.pre.detach().double()
+                    out[self.feature_name(feature_layer(o.name, "pre"))] = o.pre.detach().double()
                 if "post" in kinds:
-                    out[self.feature_name(f"{o.name}/post")] = o.post.detach().double()
+                    out[self.feature_name(feature_layer(o.name, "post"))] = o.post.detach().double()
         return out
 
 
@@ -106,9 +107,9 @@ def head_layers(ctx: Context, intermediate: bool = False) -> list[str]:
         raise ValueError("the model has no head layers")
     by_name = {o.name: o for o in outs}
     src = by_name[head[0].input]
-    names = [src.name if src.is_linear else f"{src.name}/post"]
+    names = [feature_layers(src.name, src.is_linear)[-1]]
     for o in head[:-1]:
-        names += [o.name] if o.is_linear else [f"{o.name}/pre", f"{o.name}/post"]
+        names += feature_layers(o.name, o.is_linear)
     names = [ctx.feature_name(n) for n in names]
     return names[:-1] if intermediate else names
 
@@ -116,7 +117,7 @@ def head_layers(ctx: Context, intermediate: bool = False) -> list[str]:
 def hidden_layers(ctx: Context) -> list[str]:
     """The post-activation features of every weighted layer but the last (Z^1 .. Z^{L-1})."""
     outs = [o for o in ctx.outputs() if o.has_weight][:-1]
-    return [ctx.feature_name(o.name if o.is_linear else f"{o.name}/post") for o in outs]
+    return [ctx.feature_name(feature_layers(o.name, o.is_linear)[-1]) for o in outs]
 
 
 def select_layers(feats: dict, layers, ctx: Context | None = None) -> dict:

@@ -10,6 +10,7 @@ import torch
 from nclab.data import class_sorted_order
 from nclab.experiments.spec import Measure
 from nclab.metrics import energy_rank, tcv
+from nclab.metrics.report import feature_layers
 from nclab.theory import predicted_spectra_from_features
 
 from .context import Context, matrix_rows, row, select_layers, vector_rows
@@ -129,7 +130,7 @@ def feature_spectra(activation: str = "tanh", C: float = 1.0) -> Measure:
         res = predicted_spectra_from_features(feats, activation, C)
         rows = []
         for i, o in enumerate(outs[:-1]):
-            name = ctx.feature_name(o.name if o.is_linear else f"{o.name}/post")
+            name = ctx.feature_name(feature_layers(o.name, o.is_linear)[-1])
             rows += vector_rows(name, "feat_sv", res["measured"][i])
             rows += vector_rows(f"{name} (predicted)", "feat_sv", res["predicted"][i])
             rows.append(row(name, "sv_rel_error", res["rel_error"][i]))
