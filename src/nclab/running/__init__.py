@@ -8,7 +8,8 @@
   pool of workers), :class:`RayExecutor`, :class:`SlurmExecutor`.
 - :mod:`.execute` -- work units into the store: a group of training runs (one
   :func:`nclab.train.run_group`, checkpoints, resume, measures) or a theory computation.
-- :mod:`.pool` -- worker processes for ``--jobs``; :mod:`.progress` -- progress callbacks.
+- :mod:`.pool` -- worker processes for ``--jobs`` and the :class:`UnitSpec` a worker, a Ray
+  task or a Slurm job receives; :mod:`.progress` -- progress callbacks.
 - :mod:`.records` -- a run's store rows, its summary and the measures taken on the way.
 
 A run's stored numbers never depend on how it was scheduled: alone, in a group of any size, in
@@ -20,14 +21,13 @@ from .execute import (
     DEFAULT_MAX_REPLICAS,
     ExperimentOutcome,
     RunOutcome,
-    UnitSpec,
     execute_group,
     execute_unit,
-    run_unit_spec,
     work_units,
 )
 from .grid import Executor, run_experiment, run_experiments
 from .plan import Options, PlanError, PlannedRun, plan, replace_scale, replan
+from .pool import UnitSpec, run_unit_spec
 from .progress import Progress
 
 __all__ = [

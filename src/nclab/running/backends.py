@@ -27,17 +27,9 @@ import os
 import shutil
 from pathlib import Path
 
-from .execute import (
-    DEFAULT_MAX_REPLICAS,
-    RunOutcome,
-    UnitSpec,
-    execute_unit,
-    run_unit_spec,
-    spread_units,
-    work_units,
-)
+from .execute import DEFAULT_MAX_REPLICAS, RunOutcome, execute_unit, spread_units, work_units
 from .plan import Options, PlanError, registered
-from .pool import run_pool
+from .pool import UnitSpec, run_pool, run_unit_spec
 from .progress import Progress
 
 BACKENDS = ("local", "ray", "slurm")

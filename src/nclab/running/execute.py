@@ -42,8 +42,8 @@ from nclab.train import (
 from nclab.train.config import diff
 from nclab.train.optim import total_steps
 
-from .plan import Options, PlanError, PlannedRun, replan
-from .progress import Progress, QueueProgress
+from .plan import Options, PlanError, PlannedRun
+from .progress import Progress
 from .records import (
     MEASURES_FILE,
     load_measured,
@@ -373,38 +373,3 @@ def _train(live, progress: Progress, compile: bool, chunk_seconds: float):
                                 **measure_error_summary(errors[k]))
         out.append((rows, summary))
     return out
-
-
-# ---- remote work units -----------------------------------------------------------------------
-@dataclass(frozen=True)
-class UnitSpec:
-    """A work unit as ids only (what travels to a worker process, a Ray task, a Slurm job):
-    ``runs`` = ``((experiment id, scale, run id), ...)`` of registered experiments."""
-
-    runs: tuple[tuple[str, str, str], ...]
-    indices: tuple[int, ...]
-    store_root: str
-    options: Options
-    compile: bool = False
-
-    @classmethod
-    def of(cls, runs: Sequence[PlannedRun], unit: Sequence[int], store, options: Options,
-           compile: bool = False) -> UnitSpec:
-        return cls(tuple((runs[i].experiment.id, runs[i].scale, runs[i].run_id) for i in unit),
-                   tuple(unit), str(store.root), options, compile)
-
-
-def run_unit_spec(spec: UnitSpec, queue=None) -> dict[int, RunOutcome]:
-    """Re-plan a :class:`UnitSpec` from the registry and execute it into its store (the body
-    of a worker process or remote task; ``queue``: forward progress to the parent through a
-    :class:`~nclab.running.progress.QueueProgress`). Ctrl-C gives ``"interrupted"`` outcomes."""
-    from nclab.store import Store
-
-    runs = [replan(e, s, r, spec.options) for e, s, r in spec.runs]
-    progress = QueueProgress(queue) if queue is not None else None
-    try:
-        return execute_unit(runs, spec.indices, Store(spec.store_root), progress,
-                            options=spec.options, compile=spec.compile)
-    except KeyboardInterrupt:
-        return {i: RunOutcome(p.run_id, p.experiment.id, "interrupted")
-                for i, p in zip(spec.indices, runs, strict=True)}

@@ -1,12 +1,15 @@
-"""A pool of worker processes for work units (``--jobs N``)."""
+"""Work units away from this process: a pool of worker processes (``--jobs N``) and the
+:class:`UnitSpec` that a worker, a Ray task or a Slurm job receives."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from .execute import RunOutcome
-from .plan import PlannedRun
-from .progress import Progress, drain_progress
+from .execute import RunOutcome, execute_unit
+from .plan import Options, PlannedRun, replan
+from .progress import Progress, QueueProgress, drain_progress
 
 
 def run_pool(tasks: list[tuple[list[int], Any]], worker, runs: list[PlannedRun],
@@ -62,3 +65,37 @@ def run_pool(tasks: list[tuple[list[int], Any]], worker, runs: list[PlannedRun],
     pool.shutdown()
     manager.shutdown()
     return outcomes
+
+
+@dataclass(frozen=True)
+class UnitSpec:
+    """A work unit as ids only (what travels to a worker process, a Ray task, a Slurm job):
+    ``runs`` = ``((experiment id, scale, run id), ...)`` of registered experiments."""
+
+    runs: tuple[tuple[str, str, str], ...]
+    indices: tuple[int, ...]
+    store_root: str
+    options: Options
+    compile: bool = False
+
+    @classmethod
+    def of(cls, runs: Sequence[PlannedRun], unit: Sequence[int], store, options: Options,
+           compile: bool = False) -> UnitSpec:
+        return cls(tuple((runs[i].experiment.id, runs[i].scale, runs[i].run_id) for i in unit),
+                   tuple(unit), str(store.root), options, compile)
+
+
+def run_unit_spec(spec: UnitSpec, queue=None) -> dict[int, RunOutcome]:
+    """Re-plan a :class:`UnitSpec` from the registry and execute it into its store (the body
+    of a worker process or remote task; ``queue``: forward progress to the parent through a
+    :class:`~nclab.running.progress.QueueProgress`). Ctrl-C gives ``"interrupted"`` outcomes."""
+    from nclab.store import Store
+
+    runs = [replan(e, s, r, spec.options) for e, s, r in spec.runs]
+    progress = QueueProgress(queue) if queue is not None else None
+    try:
+        return execute_unit(runs, spec.indices, Store(spec.store_root), progress,
+                            options=spec.options, compile=spec.compile)
+    except KeyboardInterrupt:
+        return {i: RunOutcome(p.run_id, p.experiment.id, "interrupted")
+                for i, p in zip(spec.indices, runs, strict=True)}
