@@ -63,6 +63,11 @@ def test_work_units_group_compatible_training_runs():
     assert work_units(runs, list(range(6)), vmap=False) == [[i] for i in range(6)]
     theory = plan(registry.get("sukenik2024-fig3-left"), "smoke")
     assert work_units(theory, [0, 1]) == [[0], [1]]  # computations are units of their own
+    # grouping that is not exact (torch.func families, several threads) is not done
+    weightnorm = plan(registry.get("xu2023-fig8"), "smoke", seeds=2)
+    assert work_units(weightnorm, [0, 1]) == [[0], [1]]
+    threads = plan(tiny(), "smoke", sets=["threads=2"])
+    assert work_units(threads, [0, 1]) == [[0], [1]]
 
 
 def test_grouped_grid_stores_what_runs_alone_store(tmp_path):

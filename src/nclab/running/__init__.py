@@ -12,8 +12,9 @@
   task or a Slurm job receives; :mod:`.progress` -- progress callbacks.
 - :mod:`.records` -- a run's store rows, its summary and the measures taken on the way.
 
-A run's stored numbers never depend on how it was scheduled: alone, in a group of any size, in
-a worker process or a remote task (``tests/train/test_grouping_independence.py``).
+A run's stored numbers never depend on how it was scheduled: alone, in a group, in a worker
+process or a remote task. Runs are grouped only where grouping is exact
+(:func:`nclab.train.exact_grouping`); ``tests/running/test_executors.py`` compares the stores.
 """
 
 from .backends import BACKENDS, LocalExecutor, RayExecutor, SlurmExecutor, make_executor

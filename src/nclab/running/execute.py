@@ -1,8 +1,10 @@
 """Execute planned runs into a store: one path for a single run and a group of any size.
 
 A *work unit* is a list of planned runs executed together: the training runs of a unit are one
-:func:`nclab.train.run_group` (a run alone is a group of one; on CPU its numbers are the same
-either way), a theory computation is a unit of its own. Every training run of a unit
+:func:`nclab.train.run_group` (a run alone is a group of one). Runs are grouped only where that
+gives the numbers of the run alone, bit for bit (:func:`nclab.train.exact_grouping`: the DUFM /
+MLP families on one CPU thread); the others train alone. A theory computation is a unit of its
+own. Every training run of a unit
 
 - resumes from its newest intact checkpoint in ``<run>/train`` (checkpoints about every
   ``chunk_seconds``, so an interruption loses at most that much), its measures taken so far
@@ -33,6 +35,7 @@ from nclab.train import (
     CheckpointError,
     ConfigError,
     build_data,
+    exact_grouping,
     from_dict,
     group_compatible,
     latest_checkpoint,
@@ -110,14 +113,16 @@ def work_units(runs: Sequence[PlannedRun], pending: Sequence[int], *, vmap: bool
     """Partition the ``pending`` indices of ``runs`` into work units (lists of indices).
 
     With ``vmap``, training runs whose configs may share a batched run form groups of at most
-    ``max_replicas``; otherwise (and for theory computations) every run is a unit of its own.
-    Units keep the plan order of their first member."""
+    ``max_replicas``, but only where grouping is exact (:func:`nclab.train.exact_grouping`: the
+    numbers of a run never depend on its group); every other run (and every theory computation)
+    is a unit of its own. Units keep the plan order of their first member."""
     if not vmap:
         return [[i] for i in pending]
-    train = [i for i in pending if runs[i].config is not None]
+    train = [i for i in pending
+             if runs[i].config is not None and exact_grouping(runs[i].config) is None]
     groups = group_compatible([runs[i].config for i in train], max_replicas=max_replicas)
     units = [[train[j] for j in g] for g in groups]
-    units += [[i] for i in pending if runs[i].config is None]
+    units += [[i] for i in pending if i not in set(train)]
     return sorted(units, key=lambda u: u[0])
 
 

@@ -46,7 +46,7 @@ from .config import (
 )
 from .divergence import Diverged
 from .engine import run_group
-from .grouping import group_compatible, group_key
+from .grouping import exact_grouping, group_compatible, group_key
 from .loop import run, run_many
 from .losses import FIT_SCALES, Objective, fit_scale, make_targets, zero_solution_loss
 from .optim import lr_at, make_optimizer
@@ -82,6 +82,7 @@ __all__ = [
     "build_data",
     "build_model",
     "build_regularizer",
+    "exact_grouping",
     "fit_scale",
     "group_compatible",
     "group_key",

@@ -7,12 +7,13 @@ finiteness check (one scalar sync) → (checkpoints if due) → backward of the 
 per-replica update (:mod:`.stack`; with ``compile=True`` loss, gradient and update are one
 compiled graph).
 
-A replica's arithmetic never depends on the others: every layer is a batched matmul (or a
-``vmap``-ed call) whose rows are computed independently, so on CPU a run's stored numbers are
-bit-identical alone, in a group of any size, in a worker process or a remote task
-(``tests/train/test_grouping_independence.py`` checks every model family). Each replica is set
-up from its own config (``build_model`` from its seed, its own sampler, probe and run
-directory), its learning rate and penalty coefficients are its own row.
+Each replica is set up from its own config (``build_model`` from its seed, its own sampler, probe
+and run directory); its learning rate and penalty coefficients are its own row. For the DUFM and
+MLP families on one CPU thread every row is computed exactly as a run alone computes it (batched
+matmuls), so a run's numbers are bit-identical alone or in a group of any size
+(``tests/train/test_group_equivalence.py``); the ``torch.func`` families and several threads
+agree only to rounding (:func:`~nclab.train.exact_grouping` says which; the experiment runner
+groups only the exact ones).
 
 Divergence: a replica whose batch loss is not finite is stopped at that step (its trace ends
 with the non-finite value, the message names the step and the cause); one whose parameters or

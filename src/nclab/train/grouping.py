@@ -12,8 +12,12 @@ schedule shape, the probes, ``dtype``, ``device`` and ``threads``. They may diff
 - ``model.init``, ``model.init_scale``, ``model.feature_std``, ``model.init_from`` (each replica
   is initialised by ``nclab.train.build_model`` from its own config).
 
-Grouping never changes a run's numbers: on CPU a replica's arithmetic does not depend on the
-other rows of the stack (``tests/train/test_grouping_independence.py``).
+Whether grouping changes a run's numbers: :func:`exact_grouping`. On CPU with one thread the
+hand-batched DUFM / MLP families compute every row of the stack exactly as a run alone does
+(bit-identical, ``tests/train/test_group_equivalence.py``); the ``torch.func`` families
+(ResNet20's ``vmap``-batched convolutions, the weight-normalised net) and more than one thread
+round differently for different group sizes (measured: float32 parameters differ by ~1e-5 after
+60 steps), so the runner trains those alone.
 """
 
 from __future__ import annotations
@@ -31,6 +35,21 @@ FREE = {
     "optim": ("lr",),
     "model": ("init", "init_scale", "feature_std", "init_from"),
 }
+
+
+def exact_grouping(cfg: TrainConfig) -> str | None:
+    """None when training ``cfg`` in a group of any size gives the numbers of training it alone,
+    bit for bit; else why not (the runner then trains it alone, so that a run id's numbers never
+    depend on how it was scheduled)."""
+    if cfg.model.arch not in STACKED:
+        return (f"model.arch={cfg.model.arch!r} trains through torch.func (vmap-batched "
+                "kernels round differently for different group sizes)")
+    if cfg.threads != 1:
+        return (f"threads={cfg.threads} (intra-op parallel splits depend on the group size; "
+                "threads=1 is exact)")
+    if cfg.device != "cpu":
+        return f"device={cfg.device!r} (kernels are chosen by shape; only the CPU is checked)"
+    return None
 
 
 def group_key(cfg: TrainConfig) -> str:
