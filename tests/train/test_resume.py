@@ -105,3 +105,23 @@ def test_out_dir_from_the_config(tmp_path):
     assert result.checkpoint_dir == tmp_path / "run"
     assert os.path.isfile(tmp_path / "run" / "config.json")
     assert [s for s, _ in list_checkpoints(tmp_path / "run")] == [20, 23]
+
+
+def test_group_resumes_replicas_at_different_steps_including_step_0(tmp_path):
+    """A kill while a group writes its checkpoints leaves replicas at different steps (one of
+    them only at step 0, another with none): the group resumes, bit-identical."""
+    from nclab.train import run_group
+
+    cfgs = [cfg_of(["optim.name=sgd", "optim.momentum=0.9", "optim.batch_size=12",
+                    "optim.steps=20", "threads=1", f"seed={s}"]) for s in range(3)]
+    dirs = [tmp_path / f"r{s}" for s in range(3)]
+    run_group(cfgs[:1], out_dirs=dirs[:1], max_steps=0)  # only the step-0 checkpoint
+    run_group(cfgs[1:2], out_dirs=dirs[1:2], max_steps=7)  # a checkpoint at step 7
+    resumed = run_group(cfgs, out_dirs=dirs, resume=True)
+    fresh = run_group(cfgs)
+    for a, b in zip(resumed, fresh, strict=True):
+        assert not a.diverged and a.steps == 20
+        assert np.array_equal(a.loss_trace, b.loss_trace)
+        assert [r["value"] for r in a.records] == [r["value"] for r in b.records]
+        for p, q in zip(a.model.parameters(), b.model.parameters(), strict=True):
+            assert torch.equal(p, q)

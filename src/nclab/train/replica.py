@@ -99,6 +99,8 @@ class Replica:
             write_json(out_dir / CONFIG, to_dict(self.cfg))
             return None
         state = found[1]
+        if int(state["step"]) == 0:  # nothing trained yet: the same as a fresh start (the
+            return None              # weights loaded are the initial ones), in any group
         if state.get("format") != ENGINE_FORMAT:
             raise CheckpointError(f"{found[0]}: written by an older nclab trainer (no "
                                   f"{ENGINE_FORMAT!r} state); train afresh")
