@@ -38,10 +38,10 @@ from nclab.train import (
     exact_grouping,
     from_dict,
     group_compatible,
-    latest_checkpoint,
     make_sampler,
     run_group,
 )
+from nclab.train.checkpoint import list_checkpoints
 from nclab.train.config import diff
 from nclab.train.optim import total_steps
 
@@ -344,8 +344,8 @@ def _train(live, progress: Progress, compile: bool, chunk_seconds: float):
         measured.append(load_measured(h.train_dir / MEASURES_FILE))
         errors.append({})
         wanted.append(measure_steps(p.experiment, total))
-        latest = latest_checkpoint(h.train_dir) if h.train_dir.exists() else None
-        start = int(latest.name.split("_")[-1]) if latest is not None else 0
+        saved = list_checkpoints(h.train_dir)
+        start = saved[-1][0] if saved else 0
         lost = [s for s in wanted[-1] if s <= start and start and s not in measured[-1]]
         if lost:  # interrupted before they were saved, or a measure raised: recompute them
             raise CheckpointError(f"{h.train_dir}: measures at steps {sorted(lost)} were not "

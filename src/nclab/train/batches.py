@@ -30,13 +30,6 @@ class TrainSet:
     def N(self) -> int:
         return self.y.shape[0]
 
-    def take(self, index: torch.Tensor | None):
-        """``(inputs, targets)`` of the samples ``index`` (None: all, without copying)."""
-        if index is None:
-            return self.inputs, self.targets
-        inputs = index if self.inputs is None else self.inputs[index]
-        return inputs, self.targets[index]
-
     def chunks(self, size: int | None):
         """``[(inputs, y, targets)]`` in order, ``size`` samples each (None: one chunk)."""
         if size is None or size >= self.N:

@@ -99,13 +99,13 @@ def run_group(
                          "split them with nclab.train.group_compatible")
     hooks = _Hooks(set(at_steps), on_step, on_progress, progress_seconds, verbose)
     results: list[RunResult | None] = [None] * len(configs)
+    setup = _Setup(configs[0]) if configs else None  # the data, shared by every chunk
     for chunk in group_compatible(configs, max_replicas=max_replicas):
         threads = torch.get_num_threads()
         if configs[0].threads is not None:
             torch.set_num_threads(configs[0].threads)
         try:
             with torch.enable_grad():
-                setup = _Setup(configs[0])
                 replicas, states = [], []
                 for i in chunk:
                     out = None if out_dirs[i] is None else Path(out_dirs[i])

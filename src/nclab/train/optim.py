@@ -45,8 +45,3 @@ def lr_at(step: int, total: int, lr: float, schedule: ScheduleConfig) -> float:
         drops = sum(step >= round(m * total) for m in schedule.milestones)
         return lr * schedule.gamma**drops
     return schedule.min_lr + 0.5 * (lr - schedule.min_lr) * (1 + math.cos(math.pi * step / total))
-
-
-def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
-    for group in optimizer.param_groups:
-        group["lr"] = lr
