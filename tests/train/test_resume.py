@@ -125,3 +125,34 @@ def test_group_resumes_replicas_at_different_steps_including_step_0(tmp_path):
         assert [r["value"] for r in a.records] == [r["value"] for r in b.records]
         for p, q in zip(a.model.parameters(), b.model.parameters(), strict=True):
             assert torch.equal(p, q)
+
+
+def test_wall_time_checkpoints_cost_at_most_a_twentieth_of_the_time(tmp_path, monkeypatch):
+    """``checkpoint_seconds`` is stretched to CHECKPOINT_COST_RATIO x the last checkpoint's cost:
+    with a checkpoint that takes 50 ms and checkpoint_seconds ~ 0, consecutive wall-time-due
+    checkpoints are >= 1 s apart (before: one at every step)."""
+    import time
+
+    from nclab.train import engine, run_group
+    from nclab.train.replica import Replica
+
+    steps_saved = []
+    real_save = Replica.save
+
+    def slow_save(self, step, *args):
+        time.sleep(0.05)
+        steps_saved.append(step)
+        return real_save(self, step, *args)
+
+    monkeypatch.setattr(Replica, "save", slow_save)
+    cfg = cfg_of(["checkpoint.every=0", "optim.steps=400", "probe.enabled=false"])
+    t0 = time.perf_counter()
+    run_group([cfg, cfg], out_dirs=[tmp_path / "a", tmp_path / "b"], checkpoint_seconds=1e-9)
+    wall = time.perf_counter() - t0
+    per_replica = sorted(set(steps_saved))  # the two replicas save at the same steps
+    assert per_replica[0] == 0 and per_replica[-1] == 400
+    assert len(steps_saved) == 2 * len(per_replica)
+    due = len(per_replica) - 2  # neither step 0 nor the end
+    assert engine.CHECKPOINT_COST_RATIO == 20.0
+    assert due <= 1 + wall / (engine.CHECKPOINT_COST_RATIO * 2 * 0.05)
+    assert len(per_replica) < 400 / 4
