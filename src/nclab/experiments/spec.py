@@ -123,6 +123,8 @@ class Scale:
     overrides: tuple[str, ...] = ()
     seeds: int = 1
     grid: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+    # CPU minutes of all the scale's runs on one core (probes included), measured by timing a
+    # few steps of each work unit; orders the worker pool (most expensive first) and `nclab list`
     est_cpu_minutes: float | None = None
     note: str = ""
 

@@ -81,8 +81,8 @@ def _thm31_holds(results):
 
 
 def _nc_training(fig: str, *, n_linear: int, paper_base, paper_note: str, seeds: int,
-                 cpu_width: int, cpu_steps: int, title: str, description: str,
-                 source: str) -> Experiment:
+                 cpu_width: int, cpu_steps: int, cpu_minutes: float, title: str,
+                 description: str, source: str) -> Experiment:
     L = 2 + 3 + n_linear  # 2 backbone + 3 ReLU head layers + the linear head
     names = p0_head(3, n_linear)
     gram_layers = ("Z~3",) + names["linear_inputs"][1:]
@@ -98,7 +98,7 @@ def _nc_training(fig: str, *, n_linear: int, paper_base, paper_note: str, seeds:
         base=paper_base, layer_names=p0_names,
         scales=scales(
             paper=Scale(seeds=seeds, note=paper_note),
-            cpu=Scale(overrides=cpu, seeds=3, est_cpu_minutes=2.5,
+            cpu=Scale(overrides=cpu, seeds=3, est_cpu_minutes=cpu_minutes,
                       note=f"digits, width {cpu_width}, full-batch GD lr 0.05, λ = 2e-3, "
                            f"{cpu_steps // 1000}k steps (ηλ·steps = {0.05 * 0.002 * cpu_steps:g})"
                            ", ×0.1 at 80 %, 3 seeds"),
@@ -148,7 +148,7 @@ FIG1 = _nc_training(
     paper_base=resnet_config("cifar10", 3, 3, 64, 0.001, 0.001, 5000),
     paper_note="GPU: ResNet20 + 3 ReLU + 3 linear head (width 64 [choice]), CIFAR-10, SGD lr "
                "0.001 batch 128 [choice], wd 0.001, 5000 epochs, ×0.1 at 80 %",
-    seeds=5, cpu_width=32, cpu_steps=40000,
+    seeds=5, cpu_width=32, cpu_steps=40000, cpu_minutes=2.8,
     title="ResNet20 + 3 ReLU + 3 linear head: NC1, NC2, balancedness, negativity",
     description="Jacot et al. §6 (main text; the caption describes Fig 4's MLP, Part D #1): "
                 "MSE + weight decay 0.001 on all parameters. CPU: digits MLP with 2 backbone "
@@ -161,7 +161,7 @@ FIG4 = _nc_training(
     paper_base=mlp_config("mnist", 5, 4, 256, 0.0018, 0.001, 10000),
     paper_note="GPU (or many CPU hours): 9-layer MLP (width 256 [choice]) on MNIST, SGD lr "
                "0.001 batch 128 [choice], wd 0.0018, 10000 epochs, ×0.1 at 80 %",
-    seeds=5, cpu_width=64, cpu_steps=40000,
+    seeds=5, cpu_width=64, cpu_steps=40000, cpu_minutes=5.7,
     title="9-layer MLP (5 nonlinear + 4 linear): NC1, NC2, balancedness, negativity",
     description="Jacot et al. App. A: the last 7 layers of a 9-layer MLP (2 backbone, 3 ReLU, "
                 "4 linear).",

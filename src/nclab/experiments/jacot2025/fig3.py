@@ -47,7 +47,7 @@ FIG3 = Experiment(
                     seeds=5, note="GPU: MLP on MNIST ([choice]), 2 linear layers [choice], "
                                   "wd = 0.016 / #layers, 5 runs per lr"),
         cpu=Scale(grid={"nonlinear_depth": [4, 6, 8, 10, 12], "optim.lr": [0.05, 0.1]},
-                  seeds=2, overrides=_CPU3, est_cpu_minutes=15,
+                  seeds=2, overrides=_CPU3, est_cpu_minutes=43,
                   note="digits, width 64, full-batch GD lr in {0.05, 0.1} (x2 as in the paper),"
                        " 50k steps, 2 seeds"),
         smoke=Scale(grid={"nonlinear_depth": [4, 6], "optim.lr": [0.05]}, seeds=1,

@@ -127,7 +127,7 @@ FIG2_TOP = Experiment(
     scales=scales(
         paper=Scale(seeds=10, est_cpu_minutes=20,
                     note="10 runs x 100k GD steps ([choice]: steps unspecified)"),
-        cpu=Scale(overrides=(*CPU, "optim.steps=30000"), seeds=3, est_cpu_minutes=1.8,
+        cpu=Scale(overrides=(*CPU, "optim.steps=30000"), seeds=3, est_cpu_minutes=2.1,
                   note="3 runs x 30k steps: the loss is below L_DNC after ~7k steps; the small "
                        "singular values need ~100k steps to settle (paper scale)"),
         smoke=Scale(overrides=(*SMOKE, "optim.steps=300"), seeds=1),
@@ -188,7 +188,7 @@ def _fig2_bottom():
         scales=scales(
             paper=Scale(seeds=5, note="GPU: ResNet20 on CIFAR-10, SGD batch 128, 300 epochs "
                                       "([choice])"),
-            cpu=Scale(overrides=cpu, seeds=3, est_cpu_minutes=4.5, note=E2E_NOTE + _BOTTOM_NOTE),
+            cpu=Scale(overrides=cpu, seeds=3, est_cpu_minutes=12, note=E2E_NOTE + _BOTTOM_NOTE),
             smoke=Scale(overrides=(*cpu, "optim.steps=200", "data.n_per_class=10", *SMOKE),
                         seeds=1),
         ),

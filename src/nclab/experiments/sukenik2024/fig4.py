@@ -34,7 +34,7 @@ def _fig4_part(row: str, data: str, wd: float, lr: float, gram_layer: str,
         scales=scales(
             paper=Scale(seeds=5, note=f"GPU: wd {wd}, lr {lr}, SGD batch 128, 300 epochs "
                                       "([choice])"),
-            cpu=Scale(overrides=cpu, seeds=3, est_cpu_minutes=3.0,
+            cpu=Scale(overrides=cpu, seeds=3, est_cpu_minutes=5.6,
                       note=E2E_NOTE + f"; wd {cpu_wd} on every parameter, GD lr {lr * 5:g}"),
             smoke=Scale(overrides=(*cpu, "optim.steps=200", "data.n_per_class=10", *SMOKE),
                         seeds=1),

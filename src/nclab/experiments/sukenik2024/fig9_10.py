@@ -13,7 +13,8 @@ from .shared import E2E_NOTE, PAPER, REGIME, SRC, end_to_end
 
 def _rank_sweep(fig: str, key: str, values, cpu_values, data: str, head: int, scheme: str,
                 wd: float, lr: float, feature_decay: float, seeds: int, cpu_wd: float,
-                cpu_lr: float, label: str, claim_text: str, trend_dir: str = "decreasing"):
+                cpu_lr: float, label: str, claim_text: str, cpu_minutes: float,
+               trend_dir: str = "decreasing"):
     paper, cpu = end_to_end("resnet20", data, head, scheme=scheme, wd=wd,
                             feature_decay=feature_decay, lr=lr, epochs=300, cpu_n=50,
                             cpu_steps=20000, cpu_lr=cpu_lr)
@@ -28,7 +29,7 @@ def _rank_sweep(fig: str, key: str, values, cpu_values, data: str, head: int, sc
         scales=scales(
             paper=Scale(grid={key: values}, seeds=seeds,
                         note=f"GPU: ResNet20 on {data}, {seeds} runs per value"),
-            cpu=Scale(grid={key: cpu_values}, seeds=2, overrides=cpu, est_cpu_minutes=6,
+            cpu=Scale(grid={key: cpu_values}, seeds=2, overrides=cpu, est_cpu_minutes=cpu_minutes,
                       note=E2E_NOTE + ", 2 runs per value, 20k steps"),
             smoke=Scale(grid={key: cpu_values[:2]}, seeds=1,
                         overrides=(*cpu, "optim.steps=100", "data.n_per_class=10", *SMOKE)),
@@ -52,12 +53,12 @@ def _rank_sweep(fig: str, key: str, values, cpu_values, data: str, head: int, sc
 FIG9_WD = _rank_sweep(
     "fig9-left", "reg.weight_decay", [2.0 ** k for k in range(-10, -4)],
     [2.0 ** k for k in range(-9, -3, 1)], "cifar10", 4, "dufm_like", 0.005, 0.05, 5e-6, 3,
-    0.005, 0.05, "Fig 9 (left)", "the average rank decreases with the weight decay")
+    0.005, 0.05, "Fig 9 (left)", "the average rank decreases with the weight decay", 14)
 FIG9_LR = _rank_sweep(
     "fig9-right", "optim.lr", [2.0 ** k for k in range(-8, -2)],
     [2.0 ** k for k in range(-7, -2)], "cifar10", 4, "dufm_like", 0.005, 0.05, 5e-6, 2,
     0.005, 0.05, "Fig 9 (right)",
-    "general downward trend of the average rank with the learning rate")
+    "general downward trend of the average rank with the learning rate", 12)
 FIG9 = Experiment(
     id=f"{PAPER}-fig9", paper=PAPER, figure="Fig 9", title="average rank vs wd and lr (CIFAR-10)",
     base=None, scales={}, parts=(FIG9_WD, FIG9_LR), source=f"{SRC} App. B.2",
@@ -65,4 +66,4 @@ FIG9 = Experiment(
 FIG10 = _rank_sweep(
     "fig10", "reg.weight_decay", [2.0 ** k for k in range(-8, -3)],
     [2.0 ** k for k in range(-10, -4)], "mnist", 5, "standard", 0.04, 0.01, 0.0, 4, 0.01,
-    0.05, "Fig 10", "the average rank decreases with the weight decay")
+    0.05, "Fig 10", "the average rank decreases with the weight decay", 17)

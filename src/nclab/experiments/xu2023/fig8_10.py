@@ -37,7 +37,7 @@ FIG8 = Experiment(
     base=paper_config(1000, lam=0.001, init=0.9),
     scales=scales(
         paper=Scale(seeds=1, note="GPU: 1000 epochs, λ = 1e-3, lr 0.03, init 0.9"),
-        cpu=Scale(seeds=1, overrides=(*CPU_STANDIN, "model.init_scale=0.9"), est_cpu_minutes=0.7,
+        cpu=Scale(seeds=1, overrides=(*CPU_STANDIN, "model.init_scale=0.9"), est_cpu_minutes=0.3,
                   note=cpu_note()),
         smoke=Scale(seeds=1, overrides=SMOKE_STANDIN),
     ),
@@ -69,7 +69,7 @@ FIG9 = Experiment(
     scales=scales(
         paper=Scale(seeds=1, note="GPU: WN + wd 5e-4 on ρ, lr 0.067, 750 epochs, ×0.1 at 50 % "
                                   "and 75 % ([choice])"),
-        cpu=Scale(seeds=2, overrides=(*CPU_STANDIN, "optim.lr=0.067"), est_cpu_minutes=1.2,
+        cpu=Scale(seeds=2, overrides=(*CPU_STANDIN, "optim.lr=0.067"), est_cpu_minutes=1.0,
                   note=cpu_note("lr 0.067, ×0.1 at 50 % / 75 %")),
         smoke=Scale(seeds=1, overrides=SMOKE_STANDIN),
     ),
@@ -131,7 +131,7 @@ FIG10 = Experiment(
         paper=Scale(grid={"reg.weight_decay": [0.001, 0.0], "model.init_scale": _INITS},
                     seeds=10, note="GPU: 10 runs per (λ, init), SGD batch 128"),
         cpu=Scale(grid={"reg.weight_decay": [0.001, 0.0], "model.init_scale": [0.5, 1.0, 1.5]},
-                  seeds=2, overrides=CPU_STANDIN, est_cpu_minutes=4, note=cpu_note("2 seeds")),
+                  seeds=2, overrides=CPU_STANDIN, est_cpu_minutes=4.3, note=cpu_note("2 seeds")),
         smoke=Scale(grid={"reg.weight_decay": [0.001, 0.0], "model.init_scale": [1.0]},
                     seeds=1, overrides=SMOKE_STANDIN),
     ),

@@ -72,7 +72,7 @@ FIG1 = Experiment(
                     est_cpu_minutes=12, note="[choice] d = 32, N = 500, tanh width 64, Adam "
                     "with cosine decay to 0 (stationarity), 20k steps"),
         cpu=Scale(grid={"reg.weight_decay": _LAMS, "data.options.sigma": _SIGMAS}, seeds=1,
-                  overrides=(*CPU, "optim.steps=5000", "optim.lr=0.003"), est_cpu_minutes=4,
+                  overrides=(*CPU, "optim.steps=5000", "optim.lr=0.003"), est_cpu_minutes=14,
                   note="the paper's grid, 5k Adam steps at lr 3e-3 (cosine to 0). Why lr 3e-3: "
                        "at lr 1e-3 the λ = 1e-4 runs stop short of stationarity (σ = 0: "
                        "Σ_{j>K} s_j²/Σ s_j² of W_1..W_3 = 0.12-0.17 after 5k steps, 0.006-0.012 "

@@ -26,7 +26,7 @@ def _delta_experiment(fig: str, deltas, cpu_deltas, title: str) -> Experiment:
                         note="MNIST N = 200, widths 200, 50k Adam steps (until the data loss "
                              "< 1e-6)"),
             cpu=Scale(grid={"reg.first_layer_factor": cpu_deltas}, seeds=1, overrides=cpu,
-                      est_cpu_minutes=0.3 * len(cpu_deltas),
+                      est_cpu_minutes=0.75 * len(cpu_deltas),
                       note="digits N = 100, widths 100, 10k Adam steps: the spectra only"),
             smoke=Scale(grid={"reg.first_layer_factor": cpu_deltas[:2]}, seeds=1,
                         overrides=(*digits_net(3, 16, 60, L), *SMOKE)),

@@ -50,7 +50,7 @@ def _fig3():
             paper=Scale(seeds=100, est_cpu_minutes=600,
                         note="100 random orthogonal initialisations (GPU or a long CPU job)"),
             cpu=Scale(seeds=5, overrides=(*fmnist_net(10, 100, 10000, 10), *_FAST_COLLAPSE),
-                      est_cpu_minutes=2.8, note=_FIG3_NOTE),
+                      est_cpu_minutes=11, note=_FIG3_NOTE),
             smoke=Scale(seeds=1, overrides=(*digits_net(3, 16, 60, 10), *SMOKE)),
         ),
         panels=(
@@ -127,7 +127,7 @@ FIG5 = Experiment(
         cpu=Scale(grid={"reg.first_layer_factor": [10.0, 1.0, 0.1]}, seeds=1,
                   overrides=(*fmnist_net(10, 100, 10000, 6), "reg.weight_decay=0.01",
                              "reg.activation_decay=0.01", "schedule.name=cosine"),
-                  est_cpu_minutes=3, note=_FIG5_NOTE),
+                  est_cpu_minutes=5.5, note=_FIG5_NOTE),
         smoke=Scale(grid={"reg.first_layer_factor": [1.0]}, seeds=1,
                     overrides=(*digits_net(3, 16, 60, 6), *SMOKE)),
     ),
