@@ -14,11 +14,16 @@ from .shared import E2E_NOTE, PAPER, REGIME, SRC, end_to_end
 def _rank_sweep(fig: str, key: str, values, cpu_values, data: str, head: int, scheme: str,
                 wd: float, lr: float, feature_decay: float, seeds: int, cpu_wd: float,
                 cpu_lr: float, label: str, claim_text: str, cpu_minutes: float,
-               trend_dir: str = "decreasing"):
+               trend_dir: str = "decreasing", cpu_steps: int = 20000, skip: bool = False,
+               note: str = ""):
     paper, cpu = end_to_end("resnet20", data, head, scheme=scheme, wd=wd,
                             feature_decay=feature_decay, lr=lr, epochs=300, cpu_n=50,
-                            cpu_steps=20000, cpu_lr=cpu_lr)
+                            cpu_steps=cpu_steps, cpu_lr=cpu_lr)
     cpu = (*cpu, f"reg.weight_decay={cpu_wd}")
+    if skip:  # the identity skip of Fig 2 bottom's stand-in on the backbone's second layer
+        flags = ["false"] * (head + 2)
+        flags[1] = "true"
+        cpu = (*cpu, f"model.residual=[{','.join(flags)}]")
     if scheme == "dufm_like":
         cpu = (*cpu, "reg.feature_decay=0.0005")  # n λ_H1 = 0.025 with n = 50
     inter = p2_intermediate(head)
@@ -30,7 +35,7 @@ def _rank_sweep(fig: str, key: str, values, cpu_values, data: str, head: int, sc
             paper=Scale(grid={key: values}, seeds=seeds,
                         note=f"GPU: ResNet20 on {data}, {seeds} runs per value"),
             cpu=Scale(grid={key: cpu_values}, seeds=2, overrides=cpu, est_cpu_minutes=cpu_minutes,
-                      note=E2E_NOTE + ", 2 runs per value, 20k steps"),
+                      note=E2E_NOTE + f", 2 runs per value, {cpu_steps // 1000}k steps" + note),
             smoke=Scale(grid={key: cpu_values[:2]}, seeds=1,
                         overrides=(*cpu, "optim.steps=100", "data.n_per_class=10", *SMOKE)),
         ),
@@ -52,18 +57,24 @@ def _rank_sweep(fig: str, key: str, values, cpu_values, data: str, head: int, sc
 
 FIG9_WD = _rank_sweep(
     "fig9-left", "reg.weight_decay", [2.0 ** k for k in range(-10, -4)],
-    [2.0 ** k for k in range(-9, -3, 1)], "cifar10", 4, "dufm_like", 0.005, 0.05, 5e-6, 3,
-    0.005, 0.05, "Fig 9 (left)", "the average rank decreases with the weight decay", 14)
+    [2.0 ** k for k in range(-10, -4)], "cifar10", 4, "dufm_like", 0.005, 0.05, 5e-6, 3,
+    0.005, 0.05, "Fig 9 (left)", "the average rank decreases with the weight decay", 7,
+    cpu_steps=10000, skip=True)
 FIG9_LR = _rank_sweep(
     "fig9-right", "optim.lr", [2.0 ** k for k in range(-8, -2)],
     [2.0 ** k for k in range(-7, -2)], "cifar10", 4, "dufm_like", 0.005, 0.05, 5e-6, 2,
     0.005, 0.05, "Fig 9 (right)",
-    "general downward trend of the average rank with the learning rate", 12)
+    "general downward trend of the average rank with the learning rate", 6,
+    cpu_steps=10000, skip=True)
 FIG9 = Experiment(
     id=f"{PAPER}-fig9", paper=PAPER, figure="Fig 9", title="average rank vs wd and lr (CIFAR-10)",
     base=None, scales={}, parts=(FIG9_WD, FIG9_LR), source=f"{SRC} App. B.2",
 )
 FIG10 = _rank_sweep(
     "fig10", "reg.weight_decay", [2.0 ** k for k in range(-8, -3)],
-    [2.0 ** k for k in range(-10, -4)], "mnist", 5, "standard", 0.04, 0.01, 0.0, 4, 0.01,
-    0.05, "Fig 10", "the average rank decreases with the weight decay", 17)
+    [2.0 ** k for k in range(-10, -5)], "mnist", 5, "standard", 0.04, 0.01, 0.0, 4, 0.01,
+    0.05, "Fig 10", "the average rank decreases with the weight decay", 14,
+    note=". λ in 2^-10..2^-6: at 2^-5 the stand-in ends above the zero solution's loss (0.632, "
+         "0.598 vs 0.5; measured, 2026-12-02), outside the claim's regime; on the other 10 "
+         "runs every class is learned and the mean average rank falls 10, 10, 10, 9.06, 8.56 "
+         "(Spearman -0.89)")
