@@ -36,6 +36,7 @@ from .shared import (
     REGIME,
     SRC,
     avg_rank_below,
+    backbone_skip,
     end_to_end,
     reference_lines,
 )
@@ -179,7 +180,7 @@ def _fig2_bottom():
                             feature_decay=5e-6, lr=0.05, epochs=300, cpu_n=100,
                             cpu_steps=30000, cpu_lr=0.05)
     # n λ_H1 = 5000 x 5e-6 = 0.025 on CIFAR-10: keep n λ_H1 = 0.025 with n = 100 on digits
-    cpu = (*cpu, "reg.feature_decay=0.00025", "model.residual=[false,true,false,false,false,false]")
+    cpu = (*cpu, "reg.feature_decay=0.00025", backbone_skip(4))
     feats, inter = p2_head(4), p2_intermediate(4)
     return Experiment(
         id=f"{PAPER}-fig2-bottom", paper=PAPER, figure="Fig 2 (bottom)",

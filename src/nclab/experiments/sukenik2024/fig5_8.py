@@ -235,8 +235,6 @@ def _best_below_srg(results):
 # K = 6 at 40k steps: ranks 5-6 and best loss 0.12697 > L_SRG (measured); at the [choice] 100k
 # of the paper's protocol, rank 4 and 0.12173 < L_SRG.
 FIG7 = _srg_like(6, "fig7", 100_000, 5.7)
-# Fig 8 at n = 10: a GD step costs half that at n = 50 (process time, measured), so 3 x 100k
-# steps ≈ 2.5 x 0.5 x the 103 s of 3 x 40k at n = 50
 FIG8 = _srg_like(15, "fig8", 100_000, 4.2, cpu_n=10, cpu_note=_K15_NOTE + (
     ". At 100k steps (3 seeds, measured): loss 0.1876 ± 0.0012 < L_DNC 0.2329 with every "
     "class learned, but rank 7 of H̃_3 in every run and a best loss of 0.18587, just above "

@@ -8,22 +8,20 @@ from nclab.experiments.common import SMOKE, p2_intermediate, p2_names, scales, v
 from nclab.experiments.measures import average_rank, class_fit
 from nclab.experiments.spec import Claim, Experiment, Scale
 
-from .shared import E2E_NOTE, PAPER, REGIME, SRC, end_to_end
+from .shared import E2E_NOTE, PAPER, REGIME, SRC, backbone_skip, end_to_end
 
 
 def _rank_sweep(fig: str, key: str, values, cpu_values, data: str, head: int, scheme: str,
                 wd: float, lr: float, feature_decay: float, seeds: int, cpu_wd: float,
                 cpu_lr: float, label: str, claim_text: str, cpu_minutes: float,
-               trend_dir: str = "decreasing", cpu_steps: int = 20000, skip: bool = False,
-               note: str = ""):
+                trend_dir: str = "decreasing", cpu_steps: int = 20000, skip: bool = False,
+                note: str = ""):
     paper, cpu = end_to_end("resnet20", data, head, scheme=scheme, wd=wd,
                             feature_decay=feature_decay, lr=lr, epochs=300, cpu_n=50,
                             cpu_steps=cpu_steps, cpu_lr=cpu_lr)
     cpu = (*cpu, f"reg.weight_decay={cpu_wd}")
-    if skip:  # the identity skip of Fig 2 bottom's stand-in on the backbone's second layer
-        flags = ["false"] * (head + 2)
-        flags[1] = "true"
-        cpu = (*cpu, f"model.residual=[{','.join(flags)}]")
+    if skip:
+        cpu = (*cpu, backbone_skip(head))
     if scheme == "dufm_like":
         cpu = (*cpu, "reg.feature_decay=0.0005")  # n λ_H1 = 0.025 with n = 50
     inter = p2_intermediate(head)

@@ -58,6 +58,16 @@ def end_to_end(backbone: str, K_data: str, head_layers: int, *, scheme: str, wd:
     return paper, cpu
 
 
+def backbone_skip(head_layers: int) -> str:
+    """The override giving :func:`end_to_end`'s CPU stand-in an identity skip on its second
+    backbone layer (H1 = ReLU(W2 z) + z, as ResNet20's blocks): with the plain layer the feature
+    penalty pushes whole classes below that ReLU, where no gradient reaches them (Fig 2 bottom,
+    Figs 9)."""
+    flags = ["false"] * (head_layers + 2)
+    flags[1] = "true"
+    return f"model.residual=[{','.join(flags)}]"
+
+
 E2E_NOTE = ("CPU stand-in (experiments.md C.3): 2-layer ReLU MLP backbone (width 64) on "
             "scikit-learn digits (N = 10 x n_per_class, standardised), the same head and "
             "regularisation scheme, full-batch GD, float32")
