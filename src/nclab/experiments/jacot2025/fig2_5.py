@@ -47,9 +47,10 @@ def _depth(fig: str, part: str, *, paper_base, depths, cpu_relu: int, seeds: int
                         seeds=seeds, note=paper_note),
             cpu=Scale(grid={"linear_depth": [1, 2, 3, 4, 5],
                             "reg.weight_decay": [0.001, 0.004]},
-                      seeds=2, overrides=cpu, est_cpu_minutes=cpu_minutes,
+                      seeds=1, overrides=cpu, est_cpu_minutes=cpu_minutes,
                       note=f"digits MLP: 2 backbone + {cpu_relu} ReLU + L2 linear layers "
-                           "(width 64), full-batch GD lr 0.05, 20k steps, 2 wd x 2 seeds"),
+                           "(width 64), full-batch GD lr 0.05, 20k steps, 2 wd x 1 seed "
+                           "([cost]: the points pool both weight decays, 2 runs per depth)"),
             smoke=Scale(grid={"linear_depth": [1, 2], "reg.weight_decay": [0.004]}, seeds=1,
                         overrides=(*cpu, "optim.steps=100", "data.n_per_class=5", *SMOKE)),
         ),
@@ -85,7 +86,7 @@ def _depth(fig: str, part: str, *, paper_base, depths, cpu_relu: int, seeds: int
 
 FIG2_MLP = _depth(
     "fig2", "mlp", paper_base=mlp_config("mnist", 5, 1, 256, 0.001, 0.001, 10000),
-    depths=[1, 2, 3, 4, 5], cpu_relu=3, seeds=5, cpu_minutes=14,
+    depths=[1, 2, 3, 4, 5], cpu_relu=3, seeds=5, cpu_minutes=7,
     paper_note="GPU: MLP (5 nonlinear + L2 linear, width 256 [choice]) on MNIST, lr 0.001, "
                "wd in {0.001, 0.004}, 10000 epochs [choice], 5 runs each",
     title="MLP with a deep linear head: NC1 / NC2 vs the number of linear layers",
@@ -93,7 +94,7 @@ FIG2_MLP = _depth(
 )
 FIG2_RESNET = _depth(
     "fig2", "resnet", paper_base=resnet_config("cifar10", 1, 1, 64, 0.001, 0.001, 5000),
-    depths=[1, 2, 3, 4, 5, 6], cpu_relu=1, seeds=5, cpu_minutes=9.5,
+    depths=[1, 2, 3, 4, 5, 6], cpu_relu=1, seeds=5, cpu_minutes=4.75,
     paper_note="GPU: ResNet20 + 1 ReLU head layer + L2 linear layers on CIFAR-10, lr 0.001, "
                "wd in {0.001, 0.004}, 5000 epochs [choice], 5 runs each",
     title="ResNet20 with a deep linear head: NC1 / NC2 vs the number of linear layers",
@@ -106,7 +107,7 @@ FIG2 = Experiment(
 )
 FIG5 = _depth(
     "fig5", "", paper_base=resnet_config("mnist", 1, 1, 64, 0.001, 0.001, 5000),
-    depths=[1, 2, 3, 4, 5, 6], cpu_relu=1, seeds=5, cpu_minutes=9.5,
+    depths=[1, 2, 3, 4, 5, 6], cpu_relu=1, seeds=5, cpu_minutes=4.75,
     paper_note="GPU: ResNet20 + 1 ReLU head layer + L2 linear layers on MNIST, 50 runs (5 x 10 "
                "setups, Part D #5: 2 wd here)",
     title="ResNet20 on MNIST with a deep linear head: NC1 / NC2 vs linear depth",

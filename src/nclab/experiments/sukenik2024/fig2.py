@@ -189,7 +189,8 @@ def _fig2_bottom():
         scales=scales(
             paper=Scale(seeds=5, note="GPU: ResNet20 on CIFAR-10, SGD batch 128, 300 epochs "
                                       "([choice])"),
-            cpu=Scale(overrides=cpu, seeds=3, est_cpu_minutes=12, note=E2E_NOTE + _BOTTOM_NOTE),
+            cpu=Scale(overrides=cpu, seeds=2, est_cpu_minutes=8,
+                      note=E2E_NOTE + _BOTTOM_NOTE + " 2 seeds [cost]."),
             smoke=Scale(overrides=(*cpu, "optim.steps=200", "data.n_per_class=10", *SMOKE),
                         seeds=1),
         ),

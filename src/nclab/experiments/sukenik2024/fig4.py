@@ -21,6 +21,14 @@ from nclab.experiments.spec import Claim, Experiment, Scale
 from .shared import E2E_NOTE, PAPER, REGIME, SRC, avg_rank_below, end_to_end
 
 
+# measured 2026-12-02 on the 3-seed runs of both rows: seed 0 alone gives the 3-seed outcomes
+# (top: DNC1 PASS, bottom: DNC1 FAIL at H~3, H~4); seeds 0-1 make top's DNC1 FAIL too
+_ONE_SEED = ("; 1 seed [cost]. Measured on 3-seed runs: seed 0 alone gives the 3-seed outcomes "
+             "(top: NC1 falls in every head layer; bottom: it rises at H~3); the mean over "
+             "seeds 0-1 rises at H~2 and H~5 of the top row: the per-layer NC1 trend of this "
+             "stand-in is noisy across seeds")
+
+
 def _fig4_part(row: str, data: str, wd: float, lr: float, gram_layer: str,
                rank_range: tuple[int, int], cpu_wd: float):
     paper, cpu = end_to_end("resnet20", data, 5, scheme="standard", wd=wd, feature_decay=0.0,
@@ -34,8 +42,9 @@ def _fig4_part(row: str, data: str, wd: float, lr: float, gram_layer: str,
         scales=scales(
             paper=Scale(seeds=5, note=f"GPU: wd {wd}, lr {lr}, SGD batch 128, 300 epochs "
                                       "([choice])"),
-            cpu=Scale(overrides=cpu, seeds=3, est_cpu_minutes=5.6,
-                      note=E2E_NOTE + f"; wd {cpu_wd} on every parameter, GD lr {lr * 5:g}"),
+            cpu=Scale(overrides=cpu, seeds=1, est_cpu_minutes=1.9,
+                      note=E2E_NOTE + f"; wd {cpu_wd} on every parameter, GD lr {lr * 5:g}"
+                           + _ONE_SEED),
             smoke=Scale(overrides=(*cpu, "optim.steps=200", "data.n_per_class=10", *SMOKE),
                         seeds=1),
         ),

@@ -32,8 +32,9 @@ def _rank_sweep(fig: str, key: str, values, cpu_values, data: str, head: int, sc
         scales=scales(
             paper=Scale(grid={key: values}, seeds=seeds,
                         note=f"GPU: ResNet20 on {data}, {seeds} runs per value"),
-            cpu=Scale(grid={key: cpu_values}, seeds=2, overrides=cpu, est_cpu_minutes=cpu_minutes,
-                      note=E2E_NOTE + f", 2 runs per value, {cpu_steps // 1000}k steps" + note),
+            cpu=Scale(grid={key: cpu_values}, seeds=1, overrides=cpu, est_cpu_minutes=cpu_minutes,
+                      note=E2E_NOTE + f", 1 run per value, {cpu_steps // 1000}k steps" + note
+                      + _ONE_SEED),
             smoke=Scale(grid={key: cpu_values[:2]}, seeds=1,
                         overrides=(*cpu, "optim.steps=100", "data.n_per_class=10", *SMOKE)),
         ),
@@ -53,6 +54,11 @@ def _rank_sweep(fig: str, key: str, values, cpu_values, data: str, head: int, sc
     )
 
 
+# measured 2026-12-02 on complete 2-seed stores of the current protocols: seed 0 alone gives
+# the same claim outcome as seeds 0-1 (cost halved)
+_ONE_SEED = (". One seed [cost]: on 2-seed runs seed 0 alone gave the same outcome (PASS; mean "
+             "avg rank at the largest value: fig9-left 9.33, fig9-right 9.83, fig10 8.63)")
+
 _FIG9_NOTE = (
     ". Backbone layer 2 with an identity skip (as Fig 2 bottom's stand-in, where the plain one "
     "dropped whole classes under the feature penalty), the paper's λ = 0.005 head decay")
@@ -60,7 +66,7 @@ _FIG9_NOTE = (
 FIG9_WD = _rank_sweep(
     "fig9-left", "reg.weight_decay", [2.0 ** k for k in range(-10, -4)],
     [2.0 ** k for k in range(-10, -5)], "cifar10", 4, "dufm_like", 0.005, 0.05, 5e-6, 3,
-    0.005, 0.05, "Fig 9 (left)", "the average rank decreases with the weight decay", 5,
+    0.005, 0.05, "Fig 9 (left)", "the average rank decreases with the weight decay", 2.5,
     cpu_steps=10000, skip=True, note=_FIG9_NOTE + (
         "; 10k steps ([choice]: in the plain-backbone runs the ranks at 10k steps were those "
         "at 20k); λ in 2^-10..2^-6 (measured: at 2^-5 both runs end at loss 0.521 > 0.5, the zero "
@@ -71,7 +77,7 @@ FIG9_LR = _rank_sweep(
     "fig9-right", "optim.lr", [2.0 ** k for k in range(-8, -2)],
     [2.0 ** k for k in range(-7, -2)], "cifar10", 4, "dufm_like", 0.005, 0.05, 5e-6, 2,
     0.005, 0.05, "Fig 9 (right)",
-    "general downward trend of the average rank with the learning rate", 12,
+    "general downward trend of the average rank with the learning rate", 6,
     cpu_steps=20000, skip=True, note=_FIG9_NOTE + (
         ". Measured: at 10k steps NOT-RUN, at lr 2^-7 both runs end at loss 0.52 > 0.5, the "
         "zero solution's (not converged at that lr), and the 8 runs at lr >= 2^-6 learn every "
@@ -88,7 +94,7 @@ FIG9 = Experiment(
 FIG10 = _rank_sweep(
     "fig10", "reg.weight_decay", [2.0 ** k for k in range(-8, -3)],
     [2.0 ** k for k in range(-10, -5)], "mnist", 5, "standard", 0.04, 0.01, 0.0, 4, 0.01,
-    0.05, "Fig 10", "the average rank decreases with the weight decay", 14,
+    0.05, "Fig 10", "the average rank decreases with the weight decay", 7,
     note=". λ in 2^-10..2^-6: at 2^-5 the stand-in ends above the zero solution's loss (0.632, "
          "0.598 vs 0.5; measured, 2026-12-02), outside the claim's regime; on the other 10 "
          "runs every class is learned and the mean average rank falls 10, 10, 10, 9.06, 8.56 "
