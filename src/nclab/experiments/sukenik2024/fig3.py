@@ -206,7 +206,9 @@ FIG3_RIGHT = Experiment(
                 "relative gap to L_DNC is recorded too (dnc_rel_gap). PyTorch's default "
                 "initialisation (W ~ U(±1/sqrt(fan_in)), H1 ~ N(0, 1)) [choice, checked]: with "
                 "LeCun-normal weights lr 0.5 diverges at width >= 128; with the default one "
-                "widths 128 and 256 converge to DNC and width 30 to a low-rank solution.",
+                "widths 128 and 256 converge to DNC and width 30 to a low-rank solution — "
+                "but (measured 2026-12-02, cpu scale) by dropping classes: width 10 predicts "
+                "1 class, width 30 6 and 8, so both claims are NOT-RUN.",
     source=f"{SRC} §6.1, Fig 3 right",
 )
 
