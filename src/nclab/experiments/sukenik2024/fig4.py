@@ -20,7 +20,6 @@ from nclab.experiments.spec import Claim, Experiment, Scale
 
 from .shared import E2E_NOTE, PAPER, REGIME, SRC, avg_rank_below, end_to_end
 
-
 # measured 2026-12-02 on the 3-seed runs of both rows: seed 0 alone gives the 3-seed outcomes
 # (top: DNC1 PASS, bottom: DNC1 FAIL at H~3, H~4); seeds 0-1 make top's DNC1 FAIL too
 _ONE_SEED = ("; 1 seed [cost]. Measured on 3-seed runs: seed 0 alone gives the 3-seed outcomes "
