@@ -190,7 +190,7 @@ def _fig2_bottom():
             paper=Scale(seeds=5, note="GPU: ResNet20 on CIFAR-10, SGD batch 128, 300 epochs "
                                       "([choice])"),
             cpu=Scale(overrides=cpu, seeds=2, est_cpu_minutes=8,
-                      note=E2E_NOTE + _BOTTOM_NOTE + " 2 seeds [cost]."),
+                      note=E2E_NOTE + _BOTTOM_NOTE + ". 2 seeds [cost]"),
             smoke=Scale(overrides=(*cpu, "optim.steps=200", "data.n_per_class=10", *SMOKE),
                         seeds=1),
         ),
