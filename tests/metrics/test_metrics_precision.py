@@ -271,3 +271,23 @@ def test_residual_passes_of_different_first_passes_do_not_merge():
     c = m.ClassStats(6).update(H[y < 3], y[y < 3]).second_pass()
     with pytest.raises(ValueError, match="same first pass"):
         a.merge(c)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_close_class_means_under_a_large_offset(seed):
+    """Two class means 5.6e-4 apart, all features at +1e4 (D = 1, K = 3): the CDNV and NC1 of
+    the data as given (``Hoff - 1e4``, exact by Sterbenz) are reproduced to ~1e-12, in memory and
+    streamed in batches of 3 (class means accumulated relative to a sample; with raw sums at the
+    offset's scale the relative error was 1e-7)."""
+    g = np.random.default_rng(seed)
+    y = np.repeat(np.arange(3), g.integers(2, 9, size=3))
+    M = np.array([[0.3], [0.3 + 5.6e-4], [-1.2]])
+    Hoff = M[y] + 1e-4 * g.standard_normal((len(y), 1)) + 1e4
+    H = Hoff - 1e4
+    for key in ("cdnv", "nc1_trace", "nc1_pinv"):
+        want = getattr(nv, key)(H, y)
+        stats = m.ClassStats(3, scatter=True)
+        for a in range(0, len(y), 3):
+            stats.update(Hoff[a : a + 3], y[a : a + 3])
+        for got in (getattr(m, key)(Hoff, y), getattr(stats, key)()):
+            assert nv.rel_err(got, want) <= 1e-10, key

@@ -105,7 +105,8 @@ def test_update_leaves_classes_absent_from_the_batch_untouched():
     stats.update(H[500:520], batch)
     after = stats.state_dict()
     untouched = np.setdiff1d(np.arange(K), batch)
-    for key in ("counts", "means", "sq_dev", "unit_sums"):
+    assert torch.equal(after["origin"], before["origin"])
+    for key in ("counts", "offsets", "sq_dev", "unit_sums"):
         assert torch.equal(after[key][untouched], before[key][untouched]), key
 
 
@@ -247,6 +248,25 @@ def test_coinciding_means_are_named():
     stats = m.ClassStats(K).update(H, y)
     with pytest.raises(ValueError, match="class means 3 and 7 coincide"):
         stats.cdnv()
+
+
+@pytest.mark.parametrize("value", [0.0, 0.1])
+def test_classes_of_identical_features_coincide_exactly(value):
+    # e.g. dead classes whose features are all 0: means accumulated relative to an origin (a
+    # random sample) must still coincide exactly, in memory, streamed, and (for 0) sharded.
+    H, y, _ = _data(8)
+    H[(y == 3) | (y == 7)] = value
+    with pytest.raises(ValueError, match="class means 3 and 7 coincide"):
+        m.cdnv(H, y)
+    stream = m.ClassStats(K)
+    shards = [m.ClassStats(K), m.ClassStats(K)]
+    for a in range(0, len(y), 97):
+        stream.update(H[a : a + 97], y[a : a + 97])
+        shards[(a // 97) % 2].update(H[a : a + 97], y[a : a + 97])
+    merged = m.ClassStats(K).merge(shards[1]).merge(shards[0])
+    for stats in (stream, merged) if value == 0.0 else (stream,):
+        with pytest.raises(ValueError, match="class means 3 and 7 coincide"):
+            stats.cdnv()
 
 
 @pytest.mark.parametrize("tile", [None, 37])

@@ -35,20 +35,30 @@ EPS64 = torch.finfo(torch.float64).eps
 class ClassMoments:
     """Exact per-class statistics of features ``H`` (N, D) with labels ``y``.
 
-    counts: (K,) float64 sample counts ``N_c``; means: (K, D) class means ``mu_c`` (zero rows for
-    empty classes); sq_dev: (K,) within-class sums ``sum_{i in c} ||h_i - mu_c||^2``;
-    unit_sums: (K, D) sums of the normalised features ``h_i/||h_i||`` (zero features add 0), which
-    make the per-sample NC3 cosine of *any* classifier computable after one pass.
+    counts: (K,) float64 sample counts ``N_c``; offsets: (K, D) class means relative to
+    ``origin`` (D,), ``mu_c - origin`` (zero rows for empty classes); sq_dev: (K,) within-class
+    sums ``sum_{i in c} ||h_i - mu_c||^2``; unit_sums: (K, D) sums of the normalised features
+    ``h_i/||h_i||`` (zero features add 0), which make the per-sample NC3 cosine of *any*
+    classifier computable after one pass.
+    origin: the first sample seen, rounded (:func:`coarse_origin`), so that mean differences --
+    the CDNV's distances, the centred means of NC1/NC2 -- are formed from values at the scale of
+    the data's spread and never pass through values at the scale of a common offset (features
+    at +1e4 with classes 5.6e-4 apart lost ~1e-7 of the CDNV to the rounding of raw means).
     eps: machine epsilon of the features as given (the lowest precision seen when merged), which
     sets the rounding level of every cutoff (:func:`~nclab.metrics._cutoff.rounding_rtol`).
     """
 
     counts: torch.Tensor
-    means: torch.Tensor
+    offsets: torch.Tensor
     sq_dev: torch.Tensor
     unit_sums: torch.Tensor
     K_given: bool = False
     eps: float = EPS64
+    origin: torch.Tensor | None = None  # None: the zero vector
+
+    def __post_init__(self):
+        if self.origin is None:
+            self.origin = torch.zeros_like(self.offsets[0])
 
     @property
     def K(self) -> int:
@@ -58,23 +68,27 @@ class ClassMoments:
     def N(self) -> float:
         return float(self.counts.sum())
 
+    @property
+    def means(self) -> torch.Tensor:
+        """(K, D) absolute class means ``origin + offsets`` (zero rows for empty classes), for
+        the quantities that depend on the offset (uncentred NC2/NC3, rounding levels)."""
+        return torch.where((self.counts > 0).unsqueeze(1), self.offsets + self.origin, 0.0)
+
     def present(self, *, min_size: int = 1) -> torch.Tensor:
         return check_counts(self.counts, self.K_given, min_size=min_size)
 
     def take(self, idx: torch.Tensor) -> ClassMoments:
         """The moments of the classes ``idx`` only (rows gathered)."""
         return ClassMoments(
-            self.counts[idx], self.means[idx], self.sq_dev[idx], self.unit_sums[idx], True, self.eps
+            self.counts[idx], self.offsets[idx], self.sq_dev[idx], self.unit_sums[idx], True,
+            self.eps, self.origin,
         )
 
-    def put_(self, idx: torch.Tensor, m: ClassMoments) -> None:
-        """Overwrite the rows ``idx`` with ``m`` (the inverse of :meth:`take`)."""
-        for mine, theirs in zip(
-            (self.counts, self.means, self.sq_dev, self.unit_sums),
-            (m.counts, m.means, m.sq_dev, m.unit_sums),
-            strict=True,
-        ):
-            mine.index_copy_(0, idx, theirs)
+    def to(self, device) -> ClassMoments:
+        return ClassMoments(
+            *(t.to(device) for t in (self.counts, self.offsets, self.sq_dev, self.unit_sums)),
+            self.K_given, self.eps, self.origin.to(device),
+        )
 
 
 @dataclass(frozen=True)
@@ -131,7 +145,9 @@ def restrict(m: ClassMoments, min_count: int | None) -> tuple[ClassMoments, Clas
             "need at least 2"
         )
     mask = keep.to(m.counts.dtype)
-    restricted = ClassMoments(m.counts * mask, m.means, m.sq_dev * mask, m.unit_sums, True, m.eps)
+    restricted = ClassMoments(
+        m.counts * mask, m.offsets, m.sq_dev * mask, m.unit_sums, True, m.eps, m.origin
+    )
     return restricted, selection
 
 
@@ -144,36 +160,65 @@ def prepare(H, y, K=None, *, dtype=torch.float64, name: str = "H"):
     return H, y, K, K_given
 
 
+ORIGIN_BITS = 20
+
+
+def coarse_origin(h: torch.Tensor) -> torch.Tensor:
+    """``h`` rounded to ``ORIGIN_BITS`` significant bits per coordinate. Differences of two such
+    origins are exact, so re-basing offsets from one origin to another is exact whenever the
+    result is representable: classes of identical (e.g. all-zero) features still coincide exactly
+    after shards with different origins merge. ``h - origin`` stays at the data's spread
+    (within 2^-20 of the offset)."""
+    mant, exp = torch.frexp(h)
+    return torch.ldexp(torch.round(mant * 2.0**ORIGIN_BITS) / 2.0**ORIGIN_BITS, exp.to(h.dtype))
+
+
 def batch_moments(
     H: torch.Tensor,
     y: torch.Tensor,
     K: int,
     K_given: bool,
     *,
+    origin: torch.Tensor | None = None,
     resid: torch.Tensor | None = None,
     overwrite: bool = False,
-    out: tuple[torch.Tensor, torch.Tensor] | None = None,
+    out: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[ClassMoments, torch.Tensor]:
     """Exact class moments of one in-memory batch (H already validated, floating).
 
-    Returns the moments and the residuals ``h_i - mean of its class in this batch`` (written into
-    ``resid`` when given). ``overwrite=True`` lets H be rescaled in place (it is then destroyed);
-    with preallocated buffers (``resid``, and ``out`` (K, D) x 2 for the means and unit sums) the
-    streaming path then allocates nothing of size N x D or K x D.
+    Means are accumulated from ``h_i - origin`` (default: :func:`coarse_origin` of the first
+    row), whose rounding is relative to the data's spread, not to a common offset; within a
+    class, from the differences to the class's first sample, so a class of identical features
+    has exactly that feature as its mean (two such classes coincide exactly, and zero
+    within-class scatter is exactly 0). Returns the moments and the residuals ``h_i - mean of its
+    class in this batch`` (written into ``resid`` when given). ``overwrite=True`` lets H be
+    modified in place (it is then destroyed); with preallocated buffers (``resid``, and ``out``
+    (K, D) x 3 for the offsets, the unit sums and a work buffer) the streaming path allocates
+    nothing of size N x D or K x D.
     """
-    D = H.shape[1]
+    N, D = H.shape
     kw = {"dtype": H.dtype, "device": H.device}
-    means_buf, unit_buf = out if out is not None else (torch.empty(K, D, **kw), torch.empty(K, D, **kw))
+    bufs = out if out is not None else [torch.empty(K, D, **kw) for _ in range(3)]
+    offsets, unit_sums, pivot = bufs
+    origin = coarse_origin(H[0] if N else torch.zeros(D, **kw)) if origin is None else origin
     counts = torch.zeros(K, **kw).index_add_(0, y, torch.ones_like(y, dtype=H.dtype))
-    means = means_buf.zero_().index_add_(0, y, H).div_(counts.clamp_min(1.0).unsqueeze(1))
-    resid = torch.index_select(means, 0, y, out=resid) if resid is not None else means[y]
-    torch.sub(H, resid, out=resid)
-    sq_dev = torch.zeros(K, **kw).index_add_(0, y, torch.linalg.vector_norm(resid, dim=1).square())
     norms = torch.linalg.vector_norm(H, dim=1, keepdim=True)
     norms[norms == 0] = 1.0  # zero features stay zero: they contribute cosine 0
-    unit = H.div_(norms) if overwrite else H / norms
-    unit_sums = unit_buf.zero_().index_add_(0, y, unit)
-    return ClassMoments(counts, means, sq_dev, unit_sums, K_given), resid
+    unit = torch.div(H, norms, out=resid) if resid is not None else H / norms
+    unit_sums.zero_().index_add_(0, y, unit)
+    # pivot p_c: the first row of class c; mu_c = p_c + mean(h_i - p_c), offsets = mu_c - origin
+    first = torch.full((K,), N, dtype=torch.int64, device=H.device)
+    first.scatter_reduce_(0, y, torch.arange(N, device=H.device), "amin")
+    torch.index_select(H, 0, first.clamp_max(N - 1), out=pivot)
+    resid = torch.index_select(pivot, 0, y, out=resid) if resid is not None else pivot[y]
+    torch.sub(H, resid, out=resid)  # h_i - p_{y_i}
+    mean_diff = offsets.zero_().index_add_(0, y, resid).div_(counts.clamp_min(1.0).unsqueeze(1))
+    gathered = torch.index_select(mean_diff, 0, y, out=H) if overwrite else mean_diff[y]
+    resid.sub_(gathered)  # h_i - mu_{y_i}
+    offsets.add_(pivot.sub_(origin))
+    offsets[counts == 0] = 0.0
+    sq_dev = torch.zeros(K, **kw).index_add_(0, y, torch.linalg.vector_norm(resid, dim=1).square())
+    return ClassMoments(counts, offsets, sq_dev, unit_sums, K_given, EPS64, origin), resid
 
 
 def moments(H, y, K=None, *, dtype=torch.float64) -> ClassMoments:
@@ -198,23 +243,29 @@ def merge_into_(
     empty set changes nothing). Exact and stable: no sums of squares are subtracted.
 
     With ``n = n_a + n_b``, ``delta = mu_b - mu_a`` and ``w = n_a n_b / n``:
-    ``mu = mu_a + delta n_b / n``, ``sq_dev = sq_a + sq_b + w ||delta||^2``. ``delta`` and
-    ``tmp`` are (len(idx), D) buffers (``b.means`` may be ``delta``); with ``shift=True`` the
-    rows ``sqrt(w_c) delta_c`` are returned (in ``tmp``) for the pooled scatter (``S += R^T R``).
+    ``mu = mu_a + delta n_b / n``, ``sq_dev = sq_a + sq_b + w ||delta||^2``. ``delta`` is formed
+    as ``(offsets_b - offsets_a) + (origin_b - origin_a)`` (every term at the scale of the data's
+    spread); the state's origin is kept. An empty state (``state.N == 0``) takes ``b``'s origin.
+    ``delta`` and ``tmp`` are (len(idx), D) buffers (``b.offsets`` may be ``delta``); with
+    ``shift=True`` the rows ``sqrt(w_c) delta_c`` are returned (in ``tmp``) for the pooled
+    scatter (``S += R^T R``).
     """
+    if not bool((state.counts > 0).any()):
+        state.origin = b.origin.clone()
     n_a = state.counts[idx]
     n = n_a + b.counts
     safe_n = n.clamp_min(1.0)
     w = n_a * b.counts / safe_n
-    torch.index_select(state.means, 0, idx, out=tmp)
-    torch.sub(b.means, tmp, out=delta)
+    torch.index_select(state.offsets, 0, idx, out=tmp)
+    torch.sub(b.offsets, tmp, out=delta)
+    delta.add_(b.origin - state.origin)
     sq = torch.linalg.vector_norm(delta, dim=1).square()  # no (k, D) temporary
     state.sq_dev.index_copy_(0, idx, state.sq_dev[idx] + b.sq_dev + w * sq)
     state.counts.index_copy_(0, idx, n)
     state.eps = max(state.eps, b.eps)
     state.unit_sums.index_add_(0, idx, b.unit_sums)
     rows = torch.mul(delta, w.sqrt().unsqueeze(1), out=tmp) if shift else None
-    state.means.index_add_(0, idx, delta.mul_((b.counts / safe_n).unsqueeze(1)))
+    state.offsets.index_add_(0, idx, delta.mul_((b.counts / safe_n).unsqueeze(1)))
     return rows
 
 
@@ -224,16 +275,18 @@ def check_global_mean(global_mean: str) -> None:
 
 
 def global_mean_of(m: ClassMoments, present: torch.Tensor, global_mean: str) -> torch.Tensor:
-    """mu_G: the sample mean (P0/P1, default) or the mean of the class means (P3)."""
+    """mu_G relative to ``m.origin``: the sample mean (P0/P1, default) or the mean of the class
+    means (P3)."""
     check_global_mean(global_mean)
     if global_mean == "sample":
-        return (m.counts.unsqueeze(1) * m.means).sum(0) / m.counts.sum()
-    return m.means[present].mean(0)
+        return (m.counts.unsqueeze(1) * m.offsets).sum(0) / m.counts.sum()
+    return m.offsets[present].mean(0)
 
 
 def centered_means(m: ClassMoments, present: torch.Tensor, global_mean: str) -> torch.Tensor:
-    """Rows ``mu_c - mu_G`` of the present classes, shape (K_present, D)."""
-    return m.means[present] - global_mean_of(m, present, global_mean)
+    """Rows ``mu_c - mu_G`` of the present classes, shape (K_present, D) (formed from the
+    offsets: no value at the scale of a common offset enters)."""
+    return m.offsets[present] - global_mean_of(m, present, global_mean)
 
 
 def nc1_trace_from_moments(m: ClassMoments, global_mean: str = "sample") -> float:
@@ -245,11 +298,11 @@ def nc1_trace_from_moments(m: ClassMoments, global_mean: str = "sample") -> floa
 
 
 def cdnv_stats_from_moments(m: ClassMoments, *, bins=None, tile: int | None = None) -> dict:
-    """CDNV over all pairs of present classes, tiled (see :func:`nclab.metrics.pairwise.cdnv_pairs`)."""
+    """CDNV over all pairs of present classes, tiled (:func:`nclab.metrics.pairwise.cdnv_pairs`)."""
     present = m.present(min_size=2)
     idx = present.nonzero().flatten()
     var = m.sq_dev[idx] / m.counts[idx]
-    return cdnv_pairs(m.means[idx], var, bins=bins, tile=tile, labels=idx)
+    return cdnv_pairs(m.offsets[idx], var, bins=bins, tile=tile, labels=idx)
 
 
 def cdnv_from_moments(m: ClassMoments) -> float:

@@ -91,8 +91,8 @@ def nc4_ncc(H, y, W, K=None, *, H_eval=None, b=None, dtype=DEFAULT_DTYPE) -> flo
         if bias.shape[0] != K:
             raise ValueError(f"b must have shape ({K},), got {tuple(bias.shape)}")
     idx = present.nonzero().flatten()
-    shift = global_mean_of(m, present, "sample")
-    ncc = idx[nearest_mean(Z, m.means[idx], shift)]
+    shift = global_mean_of(m, present, "sample")  # relative to m.origin, like the offsets
+    ncc = idx[nearest_mean(Z - m.origin, m.offsets[idx], shift)]
     step = max(1, TILE_ENTRIES // K)  # (rows, K) logits at a time: bounded memory for large K
     pred = torch.cat([torch.addmm(bias, Z[a : a + step], W.T).argmax(1)
                       for a in range(0, Z.shape[0], step)])

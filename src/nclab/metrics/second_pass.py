@@ -45,7 +45,7 @@ class ResidualPass:
         m = stats._require(min_count)
         self.K, self.D, self.device = stats.K, stats.D, stats.device
         self._seen = stats._m.counts > 0
-        self._origin = stats.fingerprint()
+        self._first_pass_id = stats.fingerprint()
         self._first_counts = m.counts.clone()
         self._scale = m.means.abs().amax(1) + (m.sq_dev / m.counts.clamp(min=1)).sqrt()
         self._counts = torch.zeros(self.K, dtype=torch.float64, device=self.device)
@@ -53,7 +53,7 @@ class ResidualPass:
         self._present = m.present()
         self._single = bool(((m.counts > 0) & (m.counts < 2)).any())
         self._idx = self._present.nonzero().flatten()
-        self._means = m.means
+        self._offsets, self._origin = m.offsets, m.origin  # means = origin + offsets
         self._k_present = int(self._idx.numel())
         self._shift = global_mean_of(m, self._present, "sample")
         self._work = stats._work
@@ -71,7 +71,7 @@ class ResidualPass:
             # span(V); V^T r_i is what the pseudo-inverse needs anyway. With more classes than
             # dimensions this saves nothing and the K x K Gram matrix is large: then
             # (h_i - g).C_c is computed directly.
-            C = self._means[self._idx] - self._shift
+            C = self._offsets[self._idx] - self._shift  # centred means (offset-free)
             self._C, self._ncc_gram = C, None
             if self._k_present <= self.D:
                 self._ncc_proj = (C @ V).T  # (r, K_present)
@@ -101,26 +101,29 @@ class ResidualPass:
             X, y = X[keep], y[keep]  # classes excluded by min_count
             R = R[: X.shape[0]]
         self.N += X.shape[0]
-        torch.sub(X, torch.index_select(self._means, 0, y, out=R), out=R)
+        if self._W is not None:  # logits from the features as given, before they are shifted
+            step = max(1, TILE_ENTRIES // self.K)
+            pred = torch.cat([torch.addmm(self._bias, X[a : a + step], self._W.T).argmax(1)
+                              for a in range(0, X.shape[0], step)])
+        X.sub_(self._origin)  # X is a work copy: residuals and distances from origin-relative values
+        torch.sub(X, torch.index_select(self._offsets, 0, y, out=R), out=R)
         self._counts.index_add_(0, y, torch.ones_like(y, dtype=torch.float64))
         self._resid_sum.index_add_(0, y, R)
         proj = R @ self._Vt.T
         self._proj_sq += proj.square().sum(0)
         if self._W is not None:
-            step = max(1, TILE_ENTRIES // self.K)
             for a in range(0, X.shape[0], step):
                 rows = slice(a, a + step)
-                pred = torch.addmm(self._bias, X[rows], self._W.T).argmax(1)
                 if self._ncc_gram is None:
                     inner = (X[rows] - self._shift) @ self._C.T
                 else:
                     inner = proj[rows] @ self._ncc_proj + self._ncc_gram[self._pos[y[rows]]]
                 ncc = self._idx[(self._c_sq - 2.0 * inner).argmin(1)]
-                self._agree += int((pred == ncc).sum())
+                self._agree += int((pred[rows] == ncc).sum())
         return self
 
     def merge(self, other: ResidualPass) -> ResidualPass:
-        if not isinstance(other, ResidualPass) or other._origin != self._origin:
+        if not isinstance(other, ResidualPass) or other._first_pass_id != self._first_pass_id:
             raise ValueError("can only merge a ResidualPass built from the same first pass "
                              "(equal class counts and means)")
         self.N += other.N

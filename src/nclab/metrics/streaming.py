@@ -132,11 +132,11 @@ class ClassStats:
     # ---- accumulation -------------------------------------------------------------------
     @property
     def D(self) -> int | None:
-        return None if self._m is None else self._m.means.shape[1]
+        return None if self._m is None else self._m.offsets.shape[1]
 
     @property
     def device(self):
-        return None if self._m is None else self._m.means.device
+        return None if self._m is None else self._m.offsets.device
 
     @property
     def N(self) -> int:
@@ -150,7 +150,8 @@ class ClassStats:
         cls, local = torch.unique(y, return_inverse=True)
         k = cls.numel()  # <= B
         A, U, T = (buf[:k] for buf in self._work.get(5, X.shape[0], X.shape[1], X.device)[2:])
-        m, R = batch_moments(X, local, k, True, resid=R, overwrite=True, out=(A, U))
+        origin = None if self._m is None or self._m.N == 0 else self._m.origin
+        m, R = batch_moments(X, local, k, True, origin=origin, resid=R, overwrite=True, out=(A, U, T))
         m.eps = input_eps(H_batch)
         self._combine(cls, m, R if self.scatter else None, bufs=(A, T))
         return self
@@ -178,9 +179,7 @@ class ClassStats:
         m = other._m.take(idx)
         if self.device is not None:
             idx = idx.to(self.device)
-            m = ClassMoments(
-                *(t.to(self.device) for t in (m.counts, m.means, m.sq_dev, m.unit_sums)), eps=m.eps
-            )
+            m = m.to(self.device)
         self._combine(idx, m, None, other._full_scatter() if other.scatter else None)
         return self
 
@@ -201,10 +200,10 @@ class ClassStats:
     def _combine(self, idx: torch.Tensor, m: ClassMoments, R, S_other=None, bufs=None) -> None:
         """Merge the moments ``m`` of the classes ``idx`` into the state (Chan et al., only
         those rows: untouched classes would merge with an empty set, which changes nothing).
-        ``bufs``: two (len(idx), D) work buffers (``m.means`` may be the first; it is consumed)."""
+        ``bufs``: two (len(idx), D) work buffers (``m.offsets`` may be the first; it is consumed)."""
         if self._m is None:
-            self._allocate(m.means.shape[1], m.means.device)
-        delta, tmp = bufs if bufs is not None else (torch.empty_like(m.means), torch.empty_like(m.means))
+            self._allocate(m.offsets.shape[1], m.offsets.device)
+        delta, tmp = bufs if bufs is not None else (torch.empty_like(m.offsets), torch.empty_like(m.offsets))
         shift_rows = merge_into_(self._m, idx, m, delta, tmp, shift=self.scatter)
         if self.scatter:
             if R is not None:
@@ -214,11 +213,14 @@ class ClassStats:
             _syrk_add(self._S, shift_rows)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        """Tensors of the state (e.g. to send between processes or save with safetensors);
-        ``eps`` (1,) is the machine epsilon of the lowest input precision seen. Copies: the live
-        state is updated in place."""
+        """Tensors of the state (e.g. to send between processes or save with safetensors):
+        ``counts`` (K,), ``origin`` (D,) (a sample of the data), ``offsets`` (K, D) (class means
+        minus ``origin``), ``sq_dev`` (K,), ``unit_sums`` (K, D), ``eps`` (1,) (the machine
+        epsilon of the lowest input precision seen) and, with ``scatter=True``, ``scatter``
+        (D, D). Copies: the live state is updated in place."""
         m = self._require()
-        state = {"counts": m.counts.clone(), "means": m.means.clone(), "sq_dev": m.sq_dev.clone(),
+        state = {"counts": m.counts.clone(), "origin": m.origin.clone(),
+                 "offsets": m.offsets.clone(), "sq_dev": m.sq_dev.clone(),
                  "unit_sums": m.unit_sums.clone(), "eps": torch.tensor([m.eps], dtype=torch.float64)}
         if self.scatter:
             state["scatter"] = self._full_scatter().clone()
@@ -229,12 +231,19 @@ class ClassStats:
         cls, state: dict[str, torch.Tensor], *, global_mean: str = "sample",
         min_count: int | None = None,
     ) -> ClassStats:
+        """The inverse of :meth:`state_dict`. A state may give absolute class ``means`` (K, D)
+        instead of ``origin`` + ``offsets`` (older states; sums reduced across processes), read
+        as offsets from the origin 0; without ``eps`` the features are taken as float64."""
         stats = cls(state["counts"].shape[0], scatter="scatter" in state, global_mean=global_mean,
                     min_count=min_count)
-        eps = float(state["eps"].max()) if "eps" in state else EPS64  # older states: float64
+        eps = float(state["eps"].max()) if "eps" in state else EPS64
+        if "offsets" in state:
+            offsets, origin = state["offsets"], state["origin"].double().clone()
+        else:
+            offsets, origin = state["means"], None
         stats._m = ClassMoments(
-            *(state[k].double().clone() for k in ("counts", "means", "sq_dev", "unit_sums")), True,
-            eps,
+            *(t.double().clone() for t in (state["counts"], offsets, state["sq_dev"],
+                                           state["unit_sums"])), True, eps, origin,
         )
         if stats.scatter:
             stats._S = state["scatter"].double().clone()
@@ -393,6 +402,6 @@ class ClassStats:
         process): a second pass checks it to refuse merging passes of different first passes."""
         m = self._require()
         h = hashlib.sha256()
-        for t in (m.counts, m.means):
+        for t in (m.counts, m.origin, m.offsets):
             h.update(t.detach().to("cpu", torch.float64).contiguous().numpy().tobytes())
         return h.hexdigest()
