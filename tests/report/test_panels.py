@@ -212,3 +212,17 @@ def test_helpers():
     center, low, high = summarize(mat, "mean_std")
     np.testing.assert_allclose(center, [2.0, 5.0])
     np.testing.assert_allclose(high - center, [1.0, 0.0])
+
+
+def test_log_axis_without_positive_values_stays_linear_and_saves(figure, tmp_path):
+    # exact zeros (e.g. the equinorm of K = 2 balanced classes) cannot sit on a log axis: the
+    # panel keeps a linear axis, says so, and the figure still saves
+    rows = [{"experiment": "synth", "scale": "cpu", "run_id": f"seed{s}", "seed": s, "params": {},
+             "step": step, "layer": "model", "metric": "equinorm", "value": 0.0}
+            for s in (0, 1) for step in (0, 10, 20)]
+    ax = figure.subplots()
+    draw_panel(Panel("equinorm", "curve", "equinorm", logx=True, logy=True),
+               Results("synth", "cpu", rows), ax)
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "linear"
+    assert any("no positive y value" in t.get_text() for t in ax.texts)
+    figure.savefig(tmp_path / "p.png")

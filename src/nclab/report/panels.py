@@ -106,15 +106,28 @@ def _positive(values: np.ndarray, on: bool) -> np.ndarray:
     return np.where(values > 0, values, np.nan) if on else values
 
 
+def _any_positive(ax, axis: str) -> bool:
+    """Whether a line of ``ax`` has a finite positive coordinate on ``axis`` ("x" or "y")."""
+    for line in ax.get_lines():
+        v = np.asarray(line.get_xdata() if axis == "x" else line.get_ydata(), dtype=float)
+        if bool(np.any(np.isfinite(v) & (v > 0))):
+            return True
+    return False
+
+
 def _finish_axes(panel: Panel, ax) -> None:
     vertical = panel.kind == "histogram"
     for label, value in panel.reference:
         line = ax.axvline if vertical else ax.axhline
         line(value, linestyle="--", linewidth=1, color="0.35", label=label)
-    if panel.logx:
-        ax.set_xscale("log", nonpositive="clip")
-    if panel.logy:
-        ax.set_yscale("log", nonpositive="clip")
+    for axis, on in (("x", panel.logx), ("y", panel.logy)):
+        if not on:
+            continue
+        if _any_positive(ax, axis):
+            getattr(ax, f"set_{axis}scale")("log", nonpositive="clip")
+        else:  # e.g. equinorm of K = 2 balanced classes: exactly 0, which a log axis cannot show
+            ax.annotate(f"no positive {axis} value: linear {axis} axis", (0.02, 0.02),
+                        xycoords="axes fraction", fontsize="x-small", color="0.35")
     entries = len(ax.get_legend_handles_labels()[0])
     if entries > _LEGEND_INSIDE:  # below the axes, where it cannot hide the data
         ax.legend(fontsize="x-small", ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.2))
