@@ -200,7 +200,7 @@ def batch_moments(
     kw = {"dtype": H.dtype, "device": H.device}
     bufs = out if out is not None else [torch.empty(K, D, **kw) for _ in range(3)]
     offsets, unit_sums, pivot = bufs
-    origin = coarse_origin(H[0] if N else torch.zeros(D, **kw)) if origin is None else origin
+    origin = coarse_origin(H[0]) if origin is None else origin  # H is validated non-empty
     counts = torch.zeros(K, **kw).index_add_(0, y, torch.ones_like(y, dtype=H.dtype))
     norms = torch.linalg.vector_norm(H, dim=1, keepdim=True)
     norms[norms == 0] = 1.0  # zero features stay zero: they contribute cosine 0
@@ -245,13 +245,11 @@ def merge_into_(
     With ``n = n_a + n_b``, ``delta = mu_b - mu_a`` and ``w = n_a n_b / n``:
     ``mu = mu_a + delta n_b / n``, ``sq_dev = sq_a + sq_b + w ||delta||^2``. ``delta`` is formed
     as ``(offsets_b - offsets_a) + (origin_b - origin_a)`` (every term at the scale of the data's
-    spread); the state's origin is kept. An empty state (``state.N == 0``) takes ``b``'s origin.
+    spread); the state's origin is kept.
     ``delta`` and ``tmp`` are (len(idx), D) buffers (``b.offsets`` may be ``delta``); with
     ``shift=True`` the rows ``sqrt(w_c) delta_c`` are returned (in ``tmp``) for the pooled
     scatter (``S += R^T R``).
     """
-    if not bool((state.counts > 0).any()):
-        state.origin = b.origin.clone()
     n_a = state.counts[idx]
     n = n_a + b.counts
     safe_n = n.clamp_min(1.0)

@@ -150,7 +150,7 @@ class ClassStats:
         cls, local = torch.unique(y, return_inverse=True)
         k = cls.numel()  # <= B
         A, U, T = (buf[:k] for buf in self._work.get(5, X.shape[0], X.shape[1], X.device)[2:])
-        origin = None if self._m is None or self._m.N == 0 else self._m.origin
+        origin = None if self._m is None else self._m.origin
         m, R = batch_moments(X, local, k, True, origin=origin, resid=R, overwrite=True, out=(A, U, T))
         m.eps = input_eps(H_batch)
         self._combine(cls, m, R if self.scatter else None, bufs=(A, T))
@@ -183,8 +183,9 @@ class ClassStats:
         self._combine(idx, m, None, other._full_scatter() if other.scatter else None)
         return self
 
-    def _allocate(self, D: int, device) -> None:
-        """Zero state: (K,) counts and sums of squares, (K, D) means and unit sums (+ D x D)."""
+    def _allocate(self, D: int, device, origin: torch.Tensor) -> None:
+        """Zero state at ``origin`` (that of the first moments merged): (K,) counts and sums of
+        squares, (K, D) offsets and unit sums (+ D x D)."""
         check_fits(
             FLOAT64 * (2 * self.K * (D + 1) + (D * D if self.scatter else 0)),
             f"ClassStats(K={self.K}) state for features of dimension {D}", device,
@@ -192,7 +193,7 @@ class ClassStats:
         z = {"dtype": torch.float64, "device": device}
         self._m = ClassMoments(
             torch.zeros(self.K, **z), torch.zeros(self.K, D, **z), torch.zeros(self.K, **z),
-            torch.zeros(self.K, D, **z), True,
+            torch.zeros(self.K, D, **z), True, EPS64, origin.to(device).clone(),
         )
         if self.scatter:
             self._S = torch.zeros(D, D, **z)
@@ -202,7 +203,7 @@ class ClassStats:
         those rows: untouched classes would merge with an empty set, which changes nothing).
         ``bufs``: two (len(idx), D) work buffers (``m.offsets`` may be the first; it is consumed)."""
         if self._m is None:
-            self._allocate(m.offsets.shape[1], m.offsets.device)
+            self._allocate(m.offsets.shape[1], m.offsets.device, m.origin)
         delta, tmp = bufs if bufs is not None else (torch.empty_like(m.offsets), torch.empty_like(m.offsets))
         shift_rows = merge_into_(self._m, idx, m, delta, tmp, shift=self.scatter)
         if self.scatter:
