@@ -152,3 +152,25 @@ def test_zero_solution_loss_signed_and_scaled_targets():
     assert zero_solution_loss(y, 2, LossConfig(preset="p3", targets="signed")) == 1.0
     cfg = LossConfig(preset="p2_dufm", target_scale=2.0)
     assert zero_solution_loss(y, 2, cfg) == pytest.approx(4 * 0.5)
+
+
+def test_too_few_classes_make_the_claim_not_run():
+    why = "equinorm fixed by the class sizes"
+    claim = Claim("equinorm decreases", ALWAYS, requires=(P.at_least_classes(3, 2, why),))
+    out = _status(claim, _results({"a": {"loss": 0.1}}))
+    assert out.status == "NOT-RUN" and "at least 3 classes" in out.reason
+    assert "K = 2" in out.measured and why in out.measured
+    ok = Claim("equinorm decreases", ALWAYS, requires=(P.at_least_classes(3, 10, why),))
+    assert _status(ok, _results({"a": {"loss": 0.1}})).status == "PASS"
+    with pytest.raises(ValueError, match="number of classes"):
+        P.at_least_classes(3, 0, why)
+
+
+def test_xu2023_fig9_equinorm_claim_needs_three_classes():
+    # the paper's Fig 9 is binary: its centred equinorm is |n1 - n2|/N for any features
+    from nclab.experiments import get
+
+    claim = next(c for c in get("xu2023-fig9").claims if "equinorm" in c.text)
+    out = _status(claim, _results({"a": {"accuracy": 1.0}}))
+    assert out.status == "NOT-RUN" and "at least 3 classes" in out.reason
+    assert "K = 2" in out.measured and "|n1 - n2|/N" in out.measured

@@ -25,6 +25,7 @@ from .spec import Missing, Requirement
 
 __all__ = [
     "ZERO_RTOL",
+    "at_least_classes",
     "below_zero_solution",
     "every_class_learned",
     "interpolates",
@@ -122,3 +123,18 @@ def interpolates(max_error: float = 0.0) -> Requirement:
                          f"max training error {fmt(float(np.max(list(err.values()))))}")
 
     return requirement(f"interpolation: training error <= {max_error:g} in every run", fn)
+
+
+def at_least_classes(k_min: int, K: int, why: str) -> Requirement:
+    """The experiment has at least ``k_min`` classes (``K``: the number its data config
+    selects). A static fact of the design, stated as a precondition so that a claim whose
+    quantity is fixed by the class sizes for fewer classes reads NOT-RUN with ``why`` instead
+    of scoring rounding noise."""
+    if isinstance(K, bool) or not isinstance(K, int) or K < 1:
+        raise ValueError(f"K must be a positive number of classes, got {K!r}")
+
+    def fn(results: Results):
+        return K >= k_min, f"K = {K}" + ("" if K >= k_min else f": {why}")
+
+    return requirement(f"at least {k_min} classes", fn)
+
