@@ -137,4 +137,3 @@ def at_least_classes(k_min: int, K: int, why: str) -> Requirement:
         return K >= k_min, f"K = {K}" + ("" if K >= k_min else f": {why}")
 
     return requirement(f"at least {k_min} classes", fn)
-

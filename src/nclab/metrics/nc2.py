@@ -69,7 +69,9 @@ def nc2_etf(H, y, K=None, *, global_mean: str = "sample", dtype=DEFAULT_DTYPE) -
         ``E = I_K - 1 1^T / K`` the Gram of a simplex ETF;
       - ``cos_mean``: mean off-diagonal cosine (ETF: ``-1/(K-1)``);
       - ``cos_std_over_mean``: ``std / |mean|`` of the off-diagonal cosines (P3 Fig 9's variant).
-    Perfect collapse onto a simplex ETF: 0 for the first three.
+    Perfect collapse onto a simplex ETF: 0 for the first three. For K = 2 with the sample
+    global mean they carry no information: ``m_1 = -(n_2/N) d``, ``m_2 = (n_1/N) d``, so
+    ``equinorm = |n_1 - n_2| / N`` and ``equiangularity = 0`` whatever the features.
     """
     check_global_mean(global_mean)
     m = moments(H, y, K, dtype=dtype)
