@@ -54,6 +54,8 @@ class ExperimentCheck:
     scale: str
     seconds: float = 0.0  # wall time of check_experiment (training only if it ran the runs)
     compute_seconds: float = 0.0  # training time recorded by the stored runs (CPU-seconds)
+    # experiments whose identical runs were stored for this one (their time counts there)
+    copied_from: list[str] = field(default_factory=list)
     runs: int = 0  # finished runs of the current plan in the store
     left_out: int = 0  # stored runs not in the current plan (never scored)
     trained: int = 0  # runs trained by this call
@@ -130,7 +132,11 @@ def check_experiment(experiment, store, scale: str, *, run: bool = True, executo
                     if r["status"] == "finished" and r["run_id"] in results.run_info]
         out.runs = len(finished)
         out.left_out = len(results.excluded)
-        out.compute_seconds = sum(_seconds(store, experiment.id, scale, r) for r in finished)
+        summaries = [_summary(store, experiment.id, scale, r) for r in finished]
+        out.compute_seconds = sum(float(s.get("seconds", 0.0)) for s in summaries
+                                  if "copied_from" not in s)
+        out.copied_from = sorted({s["copied_from"].split("/")[0] for s in summaries
+                                  if "copied_from" in s})
         verdicts = evaluate(experiment, results)
         if report and not out.interrupted:
             out.report = str(build_report(store, experiment, scale,
@@ -150,14 +156,16 @@ def check_experiment(experiment, store, scale: str, *, run: bool = True, executo
     return out
 
 
-def _seconds(store, exp_id: str, scale: str, run: dict) -> float:
+def _summary(store, exp_id: str, scale: str, run: dict) -> dict:
+    """The trainer's summary of a stored run ({} if unreadable)."""
     import json
 
     path = store.run_dir(exp_id, scale, run["run_id"]) / "summary.json"
     try:
-        return float(json.loads(path.read_text()).get("summary", {}).get("seconds", 0.0))
-    except (OSError, ValueError, TypeError):
-        return 0.0
+        out = json.loads(path.read_text()).get("summary", {})
+        return out if isinstance(out, dict) else {}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return {}
 
 
 def verify(experiments: Sequence, store, scale: str, *, run: bool = True, executor=None,
@@ -238,7 +246,7 @@ def write_reproduction_html(checks: Sequence[ExperimentCheck], path) -> Path:
             detail = c.threshold if c.status in ("PASS", "FAIL") else c.reason
             head = (f"<td rowspan=\"{len(ch.claims)}\">{name} ({_e(ch.figure)}){note}<br>"
                     f"<span class=\"meta\">{ch.runs} runs, {ch.compute_seconds:.0f} s training"
-                    f"{_left_out(ch)}</span></td>" if k == 0 else "")
+                    f"{_left_out(ch)}{_copied(ch)}</span></td>" if k == 0 else "")
             rows.append(f"<tr>{head}<td class=\"{_e(c.status)}\">{_e(c.status)}</td>"
                         f"<td>{_e(c.text)}<br><span class=\"meta\">{_e(c.source)}</span></td>"
                         f"<td>{_e(c.measured)}</td><td>{_e(detail)}</td><td>{link}</td></tr>")
@@ -270,6 +278,10 @@ def _left_out(check: ExperimentCheck) -> str:
         else ""
 
 
+def _copied(check: ExperimentCheck) -> str:
+    return "".join(f"; runs of {_e(e)}" for e in check.copied_from)
+
+
 def _md(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
@@ -281,7 +293,8 @@ def status_markdown(checks: Sequence[ExperimentCheck], command: str,
     add up to more than the wall time), the total wall time (``wall_seconds``, default: the
     sum of the checks' times), then every claim that did not pass (FAIL, and NOT-RUN with
     its reason). Stored runs not in an experiment's current plan are counted next to its runs
-    ("+N not in the plan, left out")."""
+    ("+N not in the plan, left out"); runs stored as copies of another experiment's identical
+    runs count no time ("0 s (runs of `<experiment>`)": it is counted there)."""
     totals = {s: sum(ch.counts[s] for ch in checks) for s in STATUSES}
     wall = wall_seconds if wall_seconds is not None else sum(
         ch.seconds + ch.compute_seconds for ch in checks)
@@ -298,9 +311,10 @@ def status_markdown(checks: Sequence[ExperimentCheck], command: str,
     for ch in checks:
         n = ch.counts
         left = f" (+{ch.left_out} not in the plan, left out)" if ch.left_out else ""
+        shared = "".join(f" (runs of `{e}`)" for e in ch.copied_from)
         lines.append(f"| `{ch.experiment}` | {_md(ch.figure)} | {n['PASS']} | {n['FAIL']} | "
                      f"{n['NOT-RUN']} | {n['ERROR']} | {ch.runs}{left} | "
-                     f"{ch.compute_seconds:.0f} s |")
+                     f"{ch.compute_seconds:.0f} s{shared} |")
     not_passed = [(ch, c) for ch in checks for c in ch.claims if c.status != "PASS"]
     if not_passed:
         lines += ["", "Claims that did not pass:", "",

@@ -1,6 +1,8 @@
 """Executors: a vectorised grid stores what the sequential runner stores; skip / retry logic;
-Ray and Slurm (submitit's local executor) backends give the local backend's results."""
+Ray and Slurm (submitit's local executor) backends give the local backend's results;
+identical runs planned by two experiments are trained once and stored for both."""
 
+import dataclasses
 import json
 import math
 
@@ -9,12 +11,14 @@ import pytest
 from nclab.experiments import checks as C
 from nclab.experiments import registry
 from nclab.experiments.common import dufm
-from nclab.experiments.measures import dufm_references, means_spectrum
+from nclab.experiments.measures import class_fit, dufm_references, means_spectrum
 from nclab.experiments.spec import Claim, Experiment, Scale
-from nclab.running import PlanError, Progress, plan, run_experiment
+from nclab.running import PlanError, Progress, plan, run_experiment, run_experiments
 from nclab.running.backends import LocalExecutor, RayExecutor, SlurmExecutor, make_executor
 from nclab.running.execute import work_units
+from nclab.running.grid import find_twins
 from nclab.store import Store
+from nclab.verify import check_experiment, status_markdown
 
 
 def tiny(measures=(), seeds=3, grid=None):
@@ -252,3 +256,124 @@ def test_spread_units_uses_every_worker():
     assert spread_units([[0, 1, 2, 3], [4]], 3) == [[0, 1], [2, 3], [4]]
     assert spread_units([[0], [1]], 4) == [[0], [1]]  # nothing left to split
     assert spread_units([[0, 1], [2, 3]], 2) == [[0, 1], [2, 3]]
+
+
+# ---- twins ----------------------------------------------------------------------------------
+MEASURES = (means_spectrum("hidden", at=(0.5, 1.0)), class_fit())
+
+
+def pair(measures_b=MEASURES):
+    a = dataclasses.replace(tiny(measures=MEASURES, seeds=2), id="tiny-a")
+    b = dataclasses.replace(tiny(measures=measures_b, seeds=2), id="tiny-b")
+    return a, b
+
+
+class Started(Progress):
+    def __init__(self):
+        self.started, self.ended = set(), {}
+
+    def run_start(self, index, prun, resumed_at):
+        self.started.add(prun.experiment.id)
+
+    def run_end(self, index, prun, outcome):
+        self.ended[(prun.experiment.id, prun.run_id)] = outcome.status
+
+
+def _summary(store, exp_id, run_id):
+    return json.loads((store.run_dir(exp_id, "smoke", run_id) / "summary.json").read_text())
+
+
+def test_identical_runs_are_trained_once_with_the_numbers_of_a_run_alone(tmp_path):
+    a, b = pair()
+    store, alone = Store(tmp_path / "both"), Store(tmp_path / "alone")
+    progress = Started()
+    out_a, out_b = run_experiments([(a, "smoke"), (b, "smoke")], store, progress=progress)
+    assert progress.started == {"tiny-a"}  # nothing of b was trained
+    assert [r.status for r in out_a.runs] == ["finished"] * 4
+    assert [r.status for r in out_b.runs] == ["copied"] * 4
+    assert [r.stored for r in out_b.runs] == ["finished"] * 4
+    assert set(progress.ended.values()) == {"finished", "copied"} and len(progress.ended) == 8
+    run_experiment(b, alone, "smoke")
+    assert_same_rows(rows(alone, "tiny-b"), rows(store, "tiny-b"))
+    # the copies carry their own experiment's identity, the source, and the trainer's files
+    res = store.results("tiny-b", "smoke")
+    assert {r["experiment"] for r in res.rows} == {"tiny-b"}
+    rid = out_b.runs[0].run_id
+    summary = _summary(store, "tiny-b", rid)
+    assert summary["experiment"] == "tiny-b" and summary["status"] == "finished"
+    assert summary["summary"]["copied_from"] == f"tiny-a/smoke/{rid}"
+    assert (store.run_dir("tiny-b", "smoke", rid) / "train" / "checkpoints").is_dir()
+    # a second call finds everything done
+    again = run_experiments([(a, "smoke"), (b, "smoke")], store)
+    assert {r.status for o in again for r in o.runs} == {"skipped"}
+
+
+def test_runs_with_other_measures_are_not_twins(tmp_path):
+    a, b = pair(measures_b=(means_spectrum("hidden", at=(0.5, 1.0)), class_fit()))
+    runs = plan(a, "smoke") + plan(b, "smoke")
+    assert find_twins(runs, [False] * len(runs)) == {}  # equal config, other measure objects
+    a2, b2 = pair()
+    runs = plan(a2, "smoke") + plan(b2, "smoke")
+    assert find_twins(runs, [False] * len(runs)) == {4: 0, 5: 1, 6: 2, 7: 3}
+    # a done source is preferred (nothing to train)
+    assert find_twins(runs, [False] * 4 + [True] * 4) == {0: 4, 1: 5, 2: 6, 3: 7}
+    other = plan(a2, "smoke", sets=["optim.lr=0.01"]) + plan(b2, "smoke")
+    assert find_twins(other, [False] * len(other)) == {}  # another config
+
+
+def test_a_done_run_of_one_experiment_is_copied_for_the_other(tmp_path):
+    a, b = pair()
+    store = Store(tmp_path)
+    run_experiment(a, store, "smoke")
+    progress = Started()
+    _, out_b = run_experiments([(a, "smoke"), (b, "smoke")], store, progress=progress)
+    assert progress.started == set() and [r.status for r in out_b.runs] == ["copied"] * 4
+
+
+def test_a_twin_fails_with_its_source(tmp_path, monkeypatch):
+    a, b = pair()
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr("nclab.running.execute.run_group", boom)
+    _, out_b = run_experiments([(a, "smoke"), (b, "smoke")], Store(tmp_path),
+                               executor=LocalExecutor())
+    assert {r.status for r in out_b.runs} == {"failed"}
+    assert all("the identical run of tiny-a failed" in r.error and "out of memory" in r.error
+               for r in out_b.runs)
+
+
+def test_copy_run_needs_a_done_source(tmp_path):
+    store = Store(tmp_path)
+    with pytest.raises(ValueError, match="missing"):
+        store.copy_run("x", "smoke", "seed0-abc", "y")
+    handle = store.start_run("x", "smoke", {"a": 1}, 0, {"k": 1})
+    handle.fail("boom")
+    with pytest.raises(ValueError, match="failed"):
+        store.copy_run("x", "smoke", handle.run_id, "y")
+
+
+def test_copied_runs_count_no_training_time_in_the_status(tmp_path):
+    a, b = pair()
+    store = Store(tmp_path)
+    run_experiments([(a, "smoke"), (b, "smoke")], store)
+    ca = check_experiment(a, store, "smoke", run=False, report=False)
+    cb = check_experiment(b, store, "smoke", run=False, report=False)
+    assert ca.compute_seconds > 0 and ca.copied_from == []
+    assert cb.compute_seconds == 0 and cb.copied_from == ["tiny-a"] and cb.runs == 4
+    table = status_markdown([ca, cb], "test")
+    assert "| 4 | 0 s (runs of `tiny-a`) |" in table
+
+
+@pytest.mark.parametrize("first, second, n", [
+    ("jacot2025-fig2-resnet", "jacot2025-fig5", 10),
+    ("zangrando2024-fig2", "zangrando2024-fig4", 1),
+    ("zangrando2024-fig6", "zangrando2024-fig7", 1),
+])
+def test_registered_experiments_that_train_the_same_runs_share_them(first, second, n):
+    runs = plan(registry.get(first), "cpu") + plan(registry.get(second), "cpu")
+    twins = find_twins(runs, [False] * len(runs))
+    assert len(twins) == n
+    assert all(runs[j].experiment.id == second and runs[i].experiment.id == first
+               and runs[i].run_id == runs[j].run_id for j, i in twins.items())

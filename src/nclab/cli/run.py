@@ -155,8 +155,10 @@ def cmd_run(args) -> int:
     failed = [r for r in outcome.runs if r.status == "failed"]
     n_new = sum(r.status in ("finished", "diverged") for r in outcome.runs)
     n_skip = sum(r.status == "skipped" for r in outcome.runs)
+    n_copied = sum(r.status == "copied" for r in outcome.runs)
     counts = {s: sum(r.stored == s for r in outcome.runs) for s in ("finished", "diverged")}
-    console.print(f"{n_new} runs trained, {n_skip} already done, {len(failed)} failed; "
+    copied = f", {n_copied} copied from identical runs" if n_copied else ""
+    console.print(f"{n_new} runs trained{copied}, {n_skip} already done, {len(failed)} failed; "
                   f"stored: {counts['finished']} finished, {counts['diverged']} diverged "
                   f"({outcome.seconds:.1f} s)")
     if counts["diverged"]:

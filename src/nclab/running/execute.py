@@ -69,8 +69,10 @@ _UNCHECKED = {"data.data_dir", "device", "threads", "out_dir"}
 class RunOutcome:
     """What happened to one planned run. ``status``: ``"finished"``, ``"diverged"`` (trained,
     stopped at a non-finite value), ``"skipped"`` (already done: ``stored`` says finished or
-    diverged), ``"failed"`` (an error; the run will be retried), ``"interrupted"`` or
-    ``"busy"`` (another process holds its lock; it is waited for)."""
+    diverged), ``"copied"`` (the identical run of another experiment of the plan was stored
+    for it: ``stored`` says finished or diverged), ``"failed"`` (an error; the run will be
+    retried), ``"interrupted"`` or ``"busy"`` (another process holds its lock; it is waited
+    for)."""
 
     run_id: str
     experiment: str

@@ -167,6 +167,39 @@ class Store:
         )
         return handle
 
+    def copy_run(self, experiment: str, scale: str, run_id: str, to_experiment: str, *,
+                 overwrite: bool = False) -> Path:
+        """Store the done run ``experiment/scale/run_id`` again as a run of ``to_experiment``
+        (same run id): its config, its records (with ``to_experiment``'s identity columns),
+        its trainer files (``train/``) and its summary, which gains ``"copied_from":
+        "<experiment>/<scale>/<run_id>"``; the status (finished or diverged) is kept.
+
+        For two experiments that plan the identical run (the caller decides that: same
+        config, same measures): it is trained once. ``ValueError`` if the source is not done;
+        ``FileExistsError`` / :class:`~nclab.store.lock.RunBusy` as :meth:`start_run`."""
+        import pyarrow.parquet as pq
+
+        info = self.inspect(experiment, scale, run_id)
+        if info.status not in DONE_STATUSES:
+            raise ValueError(f"cannot copy run {experiment}/{scale}/{run_id}: it is "
+                             f"{info.status}, not one of {DONE_STATUSES}")
+        src = info.path
+        rows = pq.read_table(src / METRICS, columns=["step", "layer", "metric", "value"])
+        handle = self.start_run(to_experiment, scale, info.config.get("params"),
+                                info.config["seed"], info.config["config"], run_id=run_id,
+                                overwrite=overwrite)
+        try:
+            if handle.train_dir.exists():  # an unfinished attempt of its own: replaced
+                shutil.rmtree(handle.train_dir)
+            if (src / TRAIN).is_dir():
+                shutil.copytree(src / TRAIN, handle.train_dir)
+            handle.write_metrics(rows.to_pylist())
+            summary = {**(info.summary.get("summary") or {}),
+                       "copied_from": f"{experiment}/{scale}/{run_id}"}
+            return handle.finish(summary, status=info.status)
+        finally:
+            handle.release()
+
     def status(self, experiment: str, scale: str, run_id: str) -> str:
         """One of :data:`STATUSES` (see :mod:`nclab.store.integrity`): ``"missing"``,
         ``"running"`` (no summary, a live owner), ``"interrupted"`` (no summary, no live

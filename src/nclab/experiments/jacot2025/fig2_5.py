@@ -31,6 +31,11 @@ def _nc1_flat(results):
     return a < b, f"NC1 spread {a:.3g}, NC2 spread {b:.3g}", "spread(NC1) < spread(NC2)"
 
 
+# one tuple for every depth experiment: Fig 5's cpu runs are Fig 2 lower row's (C.1), trained
+# once
+_MEASURES = (head_io(), class_fit())
+
+
 def _depth(fig: str, part: str, *, paper_base, depths, cpu_relu: int, seeds: int,
            cpu_minutes: float, paper_note: str, title: str, description: str) -> Experiment:
     cpu_layers = 2 + cpu_relu + 1
@@ -75,7 +80,7 @@ def _depth(fig: str, part: str, *, paper_base, depths, cpu_relu: int, seeds: int
                   "of the mean NC1 in the last layer is smaller than that of NC2",
                   C.custom(_nc1_flat), source=f"{SRC} §6, {figure}"),
         ),
-        measures=(head_io(), class_fit()),
+        measures=_MEASURES,
         requires=COLLAPSE,
         description=description + " Layers Z_L1 (input of the linear head) and Z_L-1 (input "
                     "of the last layer) are named independently of the depth; the points pool "

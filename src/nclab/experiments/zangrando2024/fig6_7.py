@@ -23,7 +23,15 @@ _L15_NOTE = (
     "(same cost: 1k steps 25 vs 24 CPU-s on digits): NC1 (trace) falls in every layer, layer 1 "
     "1.66 -> 0.52, layer 14 1.78 -> 0.0020; data loss 0.009, every class fitted; Gram block "
     "residual layer 1 0.72 -> 0.65 (digits: 0.74 -> 0.78), layer 14 0.68 -> 0.035")
-def _l15(fig: str, title: str, panels, claims, measures, description) -> Experiment:
+_MID = tuple(f"layer{i}/post" for i in range(1, 15))
+_SNAP = (0.0, 0.01, 0.1, 1.0)
+# Figs 6 and 7 are two views of one network (App. D.3): one measure tuple, so that their
+# identical runs are trained once
+_MEASURES = (sample_gram("hidden", at=_SNAP), gram_block_residual("hidden", at=TCV_AT),
+             projection_2d("hidden", at=_SNAP), class_fit())
+
+
+def _l15(fig: str, title: str, panels, claims, description) -> Experiment:
     return Experiment(
         id=f"{PAPER}-{fig}", paper=PAPER, figure=fig.replace("fig", "Fig "), title=title,
         base=tanh_net(15, 200, 20, 50000, delta=0.0, init="orthogonal"),
@@ -34,14 +42,11 @@ def _l15(fig: str, title: str, panels, claims, measures, description) -> Experim
             smoke=Scale(seeds=1, overrides=(*digits_net(3, 8, 60, 15), *SMOKE),
                         note="widths 8, 60 steps (seconds, for the tests)"),
         ),
-        panels=panels, claims=claims, measures=(*measures, class_fit()), requires=FITTED,
+        panels=panels, claims=claims, measures=_MEASURES, requires=FITTED,
         description=description,
         source=f"{SRC} App. D.3, {fig.replace('fig', 'Fig ')}; experiments.md C.2",
     )
 
-
-_MID = tuple(f"layer{i}/post" for i in range(1, 15))
-_SNAP = (0.0, 0.01, 0.1, 1.0)
 
 FIG6 = _l15(
     "fig6", "L = 15: emergence of the block structure of Z^lᵀZ^l",
@@ -55,7 +60,6 @@ FIG6 = _l15(
               "block residual decreases during training",
               C.decreases("gram_block_res", _MID), source=f"{SRC} App. D.3, Fig 6"),
     ),
-    measures=(sample_gram("hidden", at=_SNAP), gram_block_residual("hidden", at=TCV_AT)),
     description="G_l = Z^lᵀZ^l (uncentred, columns sorted by class) for every layer; the block "
                 "residual (experiments.md A.1 #8) is zero iff NC1 (Prop D.1).",
 )
@@ -71,7 +75,6 @@ FIG7 = _l15(
         Claim("each class shrinks to a point in every intermediate layer: NC1 decreases in "
               "every layer", C.decreases("nc1_trace", _MID), source=f"{SRC} App. D.3, Fig 7"),
     ),
-    measures=(projection_2d("hidden", at=_SNAP),),
     description="B^l Z^l with B^l a fixed random 2 x n_l matrix with orthonormal rows (A.11 #47).",
 )
 
