@@ -121,11 +121,7 @@ def check_experiment(experiment, store, scale: str, *, run: bool = True, executo
     if outcome is None and run and scale in experiment.scales:
         outcome = run_experiment(experiment, store, scale, executor=executor, progress=progress)
     if outcome is not None:
-        out.trained = sum(r.status in ("finished", "diverged") for r in outcome.runs)
-        out.failed = len(outcome.failed)
-        out.interrupted = outcome.interrupted
-        if outcome.failed:
-            out.error = outcome.failed[0].error
+        _apply_outcome(out, outcome)
     if scale in experiment.scales:
         results = planned_results(store, experiment, scale)
         finished = [r for r in store.runs(experiment.id, scale=scale)
@@ -156,6 +152,34 @@ def check_experiment(experiment, store, scale: str, *, run: bool = True, executo
     return out
 
 
+def _apply_outcome(check: ExperimentCheck, outcome) -> None:
+    """What the runs made for ``check``'s experiment by this call tell: trained, failed,
+    interrupted, the first error."""
+    check.trained = sum(r.status in ("finished", "diverged") for r in outcome.runs)
+    check.failed = len(outcome.failed)
+    check.interrupted = outcome.interrupted
+    if outcome.failed:
+        check.error = outcome.failed[0].error
+
+
+def _check_registered(experiment_id: str, root: str, scale: str, report: bool):
+    """:func:`check_experiment` of a registered experiment on the store at ``root`` (what an
+    evaluation worker process runs: only ids travel)."""
+    from nclab.experiments.registry import get
+    from nclab.store import Store
+
+    return check_experiment(get(experiment_id), Store(root), scale, run=False, report=report)
+
+
+def _registered(experiments) -> bool:
+    from nclab.experiments.registry import UnknownExperiment, get
+
+    try:
+        return all(get(e.id) is e for e in experiments)
+    except UnknownExperiment:
+        return False
+
+
 def _summary(store, exp_id: str, scale: str, run: dict) -> dict:
     """The trainer's summary of a stored run ({} if unreadable)."""
     import json
@@ -169,17 +193,19 @@ def _summary(store, exp_id: str, scale: str, run: dict) -> dict:
 
 
 def verify(experiments: Sequence, store, scale: str, *, run: bool = True, executor=None,
-           progress=None, on_done=None, on_trained=None) -> list[ExperimentCheck]:
+           progress=None, on_done=None, on_trained=None, jobs: int = 1) -> list[ExperimentCheck]:
     """:func:`check_experiment` for every leaf of ``experiments`` (skipped ones are listed
     with every claim NOT-RUN and the reason).
 
     With ``run``, the runs of all the leaves are made first, together
     (:func:`nclab.running.run_experiments`: one plan and, with a pool executor,
     one pool of workers, most expensive work first, so that no worker idles at an
-    experiment's end), then every leaf is evaluated. ``progress``: the display of that
-    combined run; ``on_trained()``: called when it ends; ``on_done(check)``: called after each
-    evaluation (printing as they finish). After an interruption (Ctrl-C) every check is marked
-    interrupted; what was stored is still evaluated."""
+    experiment's end), then every leaf is evaluated, in ``jobs`` worker processes when
+    ``jobs > 1`` and the experiments are registered (the verdicts do not depend on it).
+    ``progress``: the display of that combined run; ``on_trained()``: called when it ends;
+    ``on_done(check)``: called after each evaluation, in the order of ``experiments``. After
+    an interruption (Ctrl-C) every check is marked interrupted; what was stored is still
+    evaluated."""
     from nclab.running import run_experiments
 
     leaves = [leaf for exp in experiments for leaf in exp.leaves()]
@@ -191,18 +217,36 @@ def verify(experiments: Sequence, store, scale: str, *, run: bool = True, execut
         made = {leaf.id: o for leaf, o in zip(todo, outs, strict=True)}
     if on_trained is not None:
         on_trained()
+    pool, futures = None, {}
+    if jobs > 1 and len(todo) > 1 and _registered(todo):
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(min(jobs, len(todo)), mp_context=mp.get_context("spawn"))
+        futures = {leaf.id: pool.submit(_check_registered, leaf.id, str(store.root), scale,
+                                        not (leaf.id in made and made[leaf.id].interrupted))
+                   for leaf in todo}
     checks = []
-    for leaf in leaves:
-        if leaf.skipped:
-            check = ExperimentCheck(leaf.id, leaf.paper, leaf.figure, leaf.title, scale,
-                                    error=f"skipped: {leaf.skipped}")
-            check.claims = [ClaimCheck(c.text, c.source, "NOT-RUN", reason=leaf.skipped)
-                            for c in leaf.claims]
-        else:
-            check = check_experiment(leaf, store, scale, run=False, outcome=made.get(leaf.id))
-        checks.append(check)
-        if on_done is not None:
-            on_done(check)
+    try:
+        for leaf in leaves:
+            if leaf.skipped:
+                check = ExperimentCheck(leaf.id, leaf.paper, leaf.figure, leaf.title, scale,
+                                        error=f"skipped: {leaf.skipped}")
+                check.claims = [ClaimCheck(c.text, c.source, "NOT-RUN", reason=leaf.skipped)
+                                for c in leaf.claims]
+            elif leaf.id in futures:
+                check = futures[leaf.id].result()
+                if leaf.id in made:
+                    _apply_outcome(check, made[leaf.id])
+            else:
+                check = check_experiment(leaf, store, scale, run=False,
+                                         outcome=made.get(leaf.id))
+            checks.append(check)
+            if on_done is not None:
+                on_done(check)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     return checks
 
 

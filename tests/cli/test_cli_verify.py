@@ -55,6 +55,21 @@ def test_verify_runs_then_reuses_and_links_claims_to_figures(tmp_path, capsys):
     assert all(e["trained"] == 0 and e["runs"] >= 1 for e in again["experiments"])
 
 
+def test_verify_evaluates_in_worker_processes_with_the_same_verdicts(tmp_path, capsys):
+    got = {}
+    for jobs in ("1", "2"):
+        code = main(["verify", *FAST, "--scale", "smoke", "--out", str(tmp_path / jobs),
+                     "--json", "--quiet", "--jobs", jobs])
+        assert code == 0
+        got[jobs] = json.loads(capsys.readouterr().out)["experiments"]
+    assert [e["experiment"] for e in got["2"]] == FAST  # in the order asked for
+    for one, two in zip(got["1"], got["2"], strict=True):
+        assert one["trained"] == two["trained"] == (21 if "fig3" in one["experiment"] else 1)
+        assert one["runs"] == two["runs"] and one["report"] and two["report"]
+        assert [(c["status"], c["measured"]) for c in one["claims"]] == \
+            [(c["status"], c["measured"]) for c in two["claims"]]
+
+
 def test_verify_trains_vectorised_groups_and_maps_crashed_checks_to_error(tmp_path, capsys):
     code = main(["verify", "sukenik2024-fig9-left", "--scale", "smoke", "--out", str(tmp_path),
                  "--json", "--quiet"])

@@ -69,7 +69,7 @@ def cmd_verify(args) -> int:
 
     try:
         checks = verify(exps, store, args.scale, run=not args.no_run, executor=executor,
-                        progress=progress, on_done=done, on_trained=trained)
+                        progress=progress, on_done=done, on_trained=trained, jobs=args.jobs)
     except PlanError as err:
         raise UsageError(str(err)) from None
     wall = time.perf_counter() - t0
@@ -126,7 +126,8 @@ def register(add) -> None:
     p.add_argument("--no-run", action="store_true",
                    help="only evaluate stored runs (missing ones make claims NOT-RUN)")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
-                   help="work units trained at once in worker processes (default 1)")
+                   help="work units trained at once in worker processes, then experiments "
+                        "evaluated at once (default 1)")
     backend_args(p)
     p.add_argument("--html", metavar="FILE", help="default: <store>/reproduction.html")
     p.add_argument("--readme", metavar="FILE",
