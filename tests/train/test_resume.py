@@ -127,10 +127,10 @@ def test_group_resumes_replicas_at_different_steps_including_step_0(tmp_path):
             assert torch.equal(p, q)
 
 
-def test_wall_time_checkpoints_cost_at_most_a_twentieth_of_the_time(tmp_path, monkeypatch):
+def test_wall_time_checkpoints_cost_at_most_a_fiftieth_of_the_time(tmp_path, monkeypatch):
     """``checkpoint_seconds`` is stretched to CHECKPOINT_COST_RATIO x the last checkpoint's cost:
     with a checkpoint that takes 50 ms and checkpoint_seconds ~ 0, consecutive wall-time-due
-    checkpoints are >= 1 s apart (before: one at every step)."""
+    checkpoints are >= 2.5 s apart (before: one at every step)."""
     import time
 
     from nclab.train import engine, run_group
@@ -153,6 +153,6 @@ def test_wall_time_checkpoints_cost_at_most_a_twentieth_of_the_time(tmp_path, mo
     assert per_replica[0] == 0 and per_replica[-1] == 400
     assert len(steps_saved) == 2 * len(per_replica)
     due = len(per_replica) - 2  # neither step 0 nor the end
-    assert engine.CHECKPOINT_COST_RATIO == 20.0
+    assert engine.CHECKPOINT_COST_RATIO == 50.0
     assert due <= 1 + wall / (engine.CHECKPOINT_COST_RATIO * 2 * 0.05)
     assert len(per_replica) < 400 / 4
