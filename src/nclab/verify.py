@@ -53,8 +53,9 @@ class ExperimentCheck:
     title: str
     scale: str
     seconds: float = 0.0  # wall time of check_experiment (training only if it ran the runs)
-    compute_seconds: float = 0.0  # training time recorded by the stored runs (CPU-seconds)
-    # experiments whose identical runs were stored for this one (their time counts there)
+    # training time recorded by the stored runs (CPU-seconds), copies of other experiments'
+    # runs left out (their time counts there: ``copied_from`` names those experiments)
+    compute_seconds: float = 0.0
     copied_from: list[str] = field(default_factory=list)
     runs: int = 0  # finished runs of the current plan in the store
     left_out: int = 0  # stored runs not in the current plan (never scored)
@@ -171,15 +172,6 @@ def _check_registered(experiment_id: str, root: str, scale: str, report: bool):
     return check_experiment(get(experiment_id), Store(root), scale, run=False, report=report)
 
 
-def _registered(experiments) -> bool:
-    from nclab.experiments.registry import UnknownExperiment, get
-
-    try:
-        return all(get(e.id) is e for e in experiments)
-    except UnknownExperiment:
-        return False
-
-
 def _summary(store, exp_id: str, scale: str, run: dict) -> dict:
     """The trainer's summary of a stored run ({} if unreadable)."""
     import json
@@ -217,8 +209,11 @@ def verify(experiments: Sequence, store, scale: str, *, run: bool = True, execut
         made = {leaf.id: o for leaf, o in zip(todo, outs, strict=True)}
     if on_trained is not None:
         on_trained()
+    from nclab.experiments.registry import is_registered
+    from nclab.store import Store
+
     pool, futures = None, {}
-    if jobs > 1 and len(todo) > 1 and _registered(todo):
+    if jobs > 1 and len(todo) > 1 and type(store) is Store and all(map(is_registered, todo)):
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
@@ -235,9 +230,14 @@ def verify(experiments: Sequence, store, scale: str, *, run: bool = True, execut
                 check.claims = [ClaimCheck(c.text, c.source, "NOT-RUN", reason=leaf.skipped)
                                 for c in leaf.claims]
             elif leaf.id in futures:
-                check = futures[leaf.id].result()
-                if leaf.id in made:
-                    _apply_outcome(check, made[leaf.id])
+                try:
+                    check = futures[leaf.id].result()
+                except Exception:  # noqa: BLE001 -- e.g. a worker killed: evaluated here
+                    check = check_experiment(leaf, store, scale, run=False,
+                                             outcome=made.get(leaf.id))
+                else:
+                    if leaf.id in made:
+                        _apply_outcome(check, made[leaf.id])
             else:
                 check = check_experiment(leaf, store, scale, run=False,
                                          outcome=made.get(leaf.id))

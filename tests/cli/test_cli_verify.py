@@ -23,6 +23,7 @@ from nclab.verify import (
     exit_code,
     status_markdown,
     update_readme,
+    verify,
     write_reproduction_html,
 )
 
@@ -68,6 +69,28 @@ def test_verify_evaluates_in_worker_processes_with_the_same_verdicts(tmp_path, c
         assert one["runs"] == two["runs"] and one["report"] and two["report"]
         assert [(c["status"], c["measured"]) for c in one["claims"]] == \
             [(c["status"], c["measured"]) for c in two["claims"]]
+
+
+def test_verify_evaluates_here_what_a_worker_could_not(tmp_path, monkeypatch):
+    import concurrent.futures as cf
+
+    class Broken:  # every worker dies (e.g. killed for memory)
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def submit(self, *args, **kwargs):
+            future = cf.Future()
+            future.set_exception(cf.process.BrokenProcessPool("a worker died"))
+            return future
+
+        def shutdown(self, **kwargs):
+            pass
+
+    monkeypatch.setattr(cf, "ProcessPoolExecutor", Broken)
+    checks = verify([registry.get(e) for e in FAST], Store(tmp_path), "smoke", jobs=2)
+    assert [c.experiment for c in checks] == FAST
+    assert all(c.counts["PASS"] >= 4 and c.counts["FAIL"] == 0 for c in checks)
+    assert checks[1].trained == 21  # what the runs made for it say is kept
 
 
 def test_verify_trains_vectorised_groups_and_maps_crashed_checks_to_error(tmp_path, capsys):

@@ -16,7 +16,7 @@ from nclab.experiments.spec import Claim, Experiment, Scale
 from nclab.running import PlanError, Progress, plan, run_experiment, run_experiments
 from nclab.running.backends import LocalExecutor, RayExecutor, SlurmExecutor, make_executor
 from nclab.running.execute import work_units
-from nclab.running.grid import find_twins
+from nclab.running.twins import find_twins
 from nclab.store import Store
 from nclab.verify import check_experiment, status_markdown
 
@@ -279,8 +279,8 @@ class Started(Progress):
         self.ended[(prun.experiment.id, prun.run_id)] = outcome.status
 
 
-def _summary(store, exp_id, run_id):
-    return json.loads((store.run_dir(exp_id, "smoke", run_id) / "summary.json").read_text())
+def _json(store, exp_id, run_id, name):
+    return json.loads((store.run_dir(exp_id, "smoke", run_id) / name).read_text())
 
 
 def test_identical_runs_are_trained_once_with_the_numbers_of_a_run_alone(tmp_path):
@@ -295,56 +295,83 @@ def test_identical_runs_are_trained_once_with_the_numbers_of_a_run_alone(tmp_pat
     assert set(progress.ended.values()) == {"finished", "copied"} and len(progress.ended) == 8
     run_experiment(b, alone, "smoke")
     assert_same_rows(rows(alone, "tiny-b"), rows(store, "tiny-b"))
-    # the copies carry their own experiment's identity, the source, and the trainer's files
+    # the copies carry their own identity, the source's provenance and the trainer's files
     res = store.results("tiny-b", "smoke")
     assert {r["experiment"] for r in res.rows} == {"tiny-b"}
     rid = out_b.runs[0].run_id
-    summary = _summary(store, "tiny-b", rid)
+    summary = _json(store, "tiny-b", rid, "summary.json")
     assert summary["experiment"] == "tiny-b" and summary["status"] == "finished"
     assert summary["summary"]["copied_from"] == f"tiny-a/smoke/{rid}"
+    config, src = (_json(store, e, rid, "config.json") for e in ("tiny-b", "tiny-a"))
+    assert config["experiment"] == "tiny-b" and config["copied_from"] == f"tiny-a/smoke/{rid}"
+    assert {k: config[k] for k in ("config", "started", "git_commit", "nclab_version")} == \
+        {k: src[k] for k in ("config", "started", "git_commit", "nclab_version")}
     assert (store.run_dir("tiny-b", "smoke", rid) / "train" / "checkpoints").is_dir()
-    # a second call finds everything done
+    assert store.damaged() == []
+    # a second call finds everything done; with overwrite both are made again, b as a copy
     again = run_experiments([(a, "smoke"), (b, "smoke")], store)
     assert {r.status for o in again for r in o.runs} == {"skipped"}
+    _, out_b = run_experiments([(a, "smoke"), (b, "smoke")], store, overwrite=True)
+    assert [r.status for r in out_b.runs] == ["copied"] * 4
+    assert_same_rows(rows(alone, "tiny-b"), rows(store, "tiny-b"))
 
 
-def test_runs_with_other_measures_are_not_twins(tmp_path):
+def test_which_runs_are_twins():
     a, b = pair(measures_b=(means_spectrum("hidden", at=(0.5, 1.0)), class_fit()))
     runs = plan(a, "smoke") + plan(b, "smoke")
-    assert find_twins(runs, [False] * len(runs)) == {}  # equal config, other measure objects
-    a2, b2 = pair()
-    runs = plan(a2, "smoke") + plan(b2, "smoke")
-    assert find_twins(runs, [False] * len(runs)) == {4: 0, 5: 1, 6: 2, 7: 3}
-    # a done source is preferred (nothing to train)
-    assert find_twins(runs, [False] * 4 + [True] * 4) == {0: 4, 1: 5, 2: 6, 3: 7}
-    other = plan(a2, "smoke", sets=["optim.lr=0.01"]) + plan(b2, "smoke")
-    assert find_twins(other, [False] * len(other)) == {}  # another config
+    assert find_twins(runs, range(8)) == {}  # equal configs, other measure objects
+    a, b = pair()
+    runs = plan(a, "smoke") + plan(b, "smoke")
+    assert find_twins(runs, range(8)) == {4: 0, 5: 1, 6: 2, 7: 3}
+    assert find_twins(runs, range(8), prefer={5}) == {4: 0, 1: 5, 6: 2, 7: 3}
+    assert find_twins(runs, [0, 1, 2, 3]) == {}  # only runs still to be made pair up
+    assert find_twins(runs + plan(a, "smoke"), range(12)) == {4: 0, 5: 1, 6: 2, 7: 3}  # not a
+    other = plan(a, "smoke", sets=["optim.lr=0.01"]) + plan(b, "smoke")
+    assert find_twins(other, range(8)) == {}  # another config
+    listed = dataclasses.replace(b, measures=list(MEASURES))  # not hashable: never paired
+    assert find_twins(plan(a, "smoke") + plan(listed, "smoke"), range(8)) == {}
 
 
-def test_a_done_run_of_one_experiment_is_copied_for_the_other(tmp_path):
+def test_a_run_stored_earlier_is_never_the_source_of_a_copy(tmp_path):
+    """It may come from other code or other measures (the store does not say): the twin of
+    a done run is trained."""
     a, b = pair()
     store = Store(tmp_path)
     run_experiment(a, store, "smoke")
     progress = Started()
-    _, out_b = run_experiments([(a, "smoke"), (b, "smoke")], store, progress=progress)
-    assert progress.started == set() and [r.status for r in out_b.runs] == ["copied"] * 4
+    out_a, out_b = run_experiments([(a, "smoke"), (b, "smoke")], store, progress=progress)
+    assert progress.started == {"tiny-b"} and [r.status for r in out_b.runs] == ["finished"] * 4
+    assert {r.status for r in out_a.runs} == {"skipped"}
 
 
-def test_a_twin_fails_with_its_source(tmp_path, monkeypatch):
+def test_a_twin_fails_with_its_source_and_waits_for_it_after_ctrl_c(tmp_path, monkeypatch):
     a, b = pair()
 
     def boom(*args, **kwargs):
         raise RuntimeError("out of memory")
 
-    monkeypatch.setattr("nclab.running.execute.run_group", boom)
-    _, out_b = run_experiments([(a, "smoke"), (b, "smoke")], Store(tmp_path),
-                               executor=LocalExecutor())
+    with monkeypatch.context() as m:
+        m.setattr("nclab.running.execute.run_group", boom)
+        _, out_b = run_experiments([(a, "smoke"), (b, "smoke")], Store(tmp_path / "f"),
+                                   executor=LocalExecutor())
     assert {r.status for r in out_b.runs} == {"failed"}
+    assert {r.stored for r in out_b.runs} == {"missing"}
     assert all("the identical run of tiny-a failed" in r.error and "out of memory" in r.error
                for r in out_b.runs)
 
+    class Stop(Progress):
+        def step(self, index, step, total, loss):
+            raise KeyboardInterrupt
 
-def test_copy_run_needs_a_done_source(tmp_path):
+    store = Store(tmp_path / "c")
+    outs = run_experiments([(a, "smoke"), (b, "smoke")], store, progress=Stop())
+    assert all(o.interrupted and o.runs == [] for o in outs)  # nothing copied, nothing lost
+    assert not store.run_dir("tiny-b", "smoke", plan(b, "smoke")[0].run_id).exists()
+    _, out_b = run_experiments([(a, "smoke"), (b, "smoke")], store)
+    assert [r.status for r in out_b.runs] == ["copied"] * 4
+
+
+def test_copy_run_refuses_what_it_cannot_copy(tmp_path):
     store = Store(tmp_path)
     with pytest.raises(ValueError, match="missing"):
         store.copy_run("x", "smoke", "seed0-abc", "y")
@@ -352,6 +379,18 @@ def test_copy_run_needs_a_done_source(tmp_path):
     handle.fail("boom")
     with pytest.raises(ValueError, match="failed"):
         store.copy_run("x", "smoke", handle.run_id, "y")
+    handle = store.start_run("x", "smoke", {"a": 2}, 0, {"k": 1})
+    handle.write_metrics([{"step": 0, "layer": "model", "metric": "loss", "value": 1.0}])
+    handle.finish({"seconds": 3.0})
+    with pytest.raises(ValueError, match="onto itself"):
+        store.copy_run("x", "smoke", handle.run_id, "x")
+    store.copy_run("x", "smoke", handle.run_id, "y")
+    with pytest.raises(FileExistsError):
+        store.copy_run("x", "smoke", handle.run_id, "y")
+    store.copy_run("y", "smoke", handle.run_id, "z")  # a copy of a copy names the original
+    summary = _json(store, "z", handle.run_id, "summary.json")
+    assert summary["summary"] == {"seconds": 3.0, "copied_from": f"x/smoke/{handle.run_id}"}
+    assert store.results("z", "smoke").rows[0]["value"] == 1.0
 
 
 def test_copied_runs_count_no_training_time_in_the_status(tmp_path):
@@ -373,7 +412,7 @@ def test_copied_runs_count_no_training_time_in_the_status(tmp_path):
 ])
 def test_registered_experiments_that_train_the_same_runs_share_them(first, second, n):
     runs = plan(registry.get(first), "cpu") + plan(registry.get(second), "cpu")
-    twins = find_twins(runs, [False] * len(runs))
+    twins = find_twins(runs, range(len(runs)))
     assert len(twins) == n
     assert all(runs[j].experiment.id == second and runs[i].experiment.id == first
                and runs[i].run_id == runs[j].run_id for j, i in twins.items())

@@ -38,6 +38,8 @@ def cmd_verify(args) -> int:
         write_reproduction_html,
     )
 
+    if args.jobs < 1:
+        raise UsageError(f"--jobs must be >= 1, got {args.jobs}")
     exps = ([get_experiment(e) for e in args.experiments] if args.experiments
             else list(all_experiments()))
     store = Store(store_root(args) if args.no_run else writable_root(args))
@@ -57,8 +59,9 @@ def cmd_verify(args) -> int:
         if args.json:
             return
         n = check.counts
+        shared = "".join(f" (runs of {e})" for e in check.copied_from)
         console.print(f"[bold]{check.experiment}[/bold] ({check.figure}): {check.runs} runs, "
-                      f"training {check.compute_seconds:.1f} CPU-s, checks "
+                      f"training {check.compute_seconds:.1f} CPU-s{shared}, checks "
                       f"{check.seconds:.1f} s  [green]{n['PASS']} PASS[/] [red]{n['FAIL']} "
                       f"FAIL[/] [yellow]{n['NOT-RUN']} NOT-RUN[/]"
                       + (f" [red]{n['ERROR']} ERROR[/]" if n["ERROR"] else "")

@@ -69,6 +69,12 @@ def get(experiment_id: str) -> Experiment:
     )
 
 
+def is_registered(experiment: Experiment) -> bool:
+    """Whether ``experiment`` is the registered one of its id (so that another process can get
+    it again by id)."""
+    return _registry().get(experiment.id) is experiment
+
+
 def leaves() -> list[Experiment]:
     """Every runnable experiment (the parts of composites, not the composites; no skipped)."""
     return [leaf for e in all_experiments() for leaf in e.leaves()]

@@ -11,6 +11,7 @@
 - :mod:`.pool` -- worker processes for ``--jobs`` and the :class:`UnitSpec` a worker, a Ray
   task or a Slurm job receives; :mod:`.progress` -- progress callbacks.
 - :mod:`.records` -- a run's store rows, its summary and the measures taken on the way.
+- :mod:`.twins` -- a run that two experiments plan identically: trained once, stored for both.
 
 A run's stored numbers never depend on how it was scheduled: alone, in a group, in a worker
 process or a remote task. Runs are grouped only where grouping is exact

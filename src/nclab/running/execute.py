@@ -71,8 +71,8 @@ class RunOutcome:
     stopped at a non-finite value), ``"skipped"`` (already done: ``stored`` says finished or
     diverged), ``"copied"`` (the identical run of another experiment of the plan was stored
     for it: ``stored`` says finished or diverged), ``"failed"`` (an error; the run will be
-    retried), ``"interrupted"`` or ``"busy"`` (another process holds its lock; it is waited
-    for)."""
+    retried), ``"interrupted"`` or ``"busy"`` (another process holds its lock, or made the
+    identical run it was to copy: it is waited for, then made here)."""
 
     run_id: str
     experiment: str

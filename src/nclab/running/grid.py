@@ -3,13 +3,11 @@
 One plan for all the ``(experiment, scale)`` pairs, finished runs skipped (their stored config
 checked), the pending runs handed to an executor (:mod:`.backends`: local groups, a pool of
 worker processes, Ray or Slurm), runs that another process holds waited for. A run that two
-experiments of the plan make identically (:func:`twin_key`) is trained once and stored for
-both (:meth:`nclab.store.Store.copy_run`).
+experiments of the plan make identically is trained once and stored for both (:mod:`.twins`).
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -26,6 +24,7 @@ from .execute import (
 )
 from .plan import Options, PlannedRun, plan
 from .progress import Progress
+from .twins import copy_twins, find_twins
 
 WAIT_SECONDS = 0.5  # polling interval while another process holds a run's lock
 
@@ -94,17 +93,20 @@ def run_experiments(
         owner += [k] * len(got)
     progress = progress or Progress()
     t0 = time.perf_counter()
-    done = []
-    for prun in runs:
+    done, started = [], set()
+    for i, prun in enumerate(runs):
         status = store.status(prun.experiment.id, prun.scale, prun.run_id)
         if status in DONE_STATUSES and not overwrite:
             check_same_config(store, prun)
         done.append(status in DONE_STATUSES and not overwrite)
+        if status != "missing":
+            started.add(i)  # e.g. checkpoints to resume from: the better source of twins
+    todo = [i for i, d in enumerate(done) if not d]
+    twins = find_twins(runs, todo, prefer=started)  # trained once (as the source)
+    pending = [i for i in todo if i not in twins]
     outcomes: dict[int, RunOutcome] = {}
     interrupted = False
     progress.start(runs, done)
-    twins = find_twins(runs, done)
-    pending = [i for i, d in enumerate(done) if not d and i not in twins]
     try:
         for i, prun in enumerate(runs):
             if done[i]:
@@ -117,77 +119,18 @@ def run_experiments(
             executor(runs, pending, store, progress,
                      Options(seeds, tuple(sets), device, data_dir, chunk_seconds, overwrite),
                      outcomes)
+        copy_twins(runs, twins, store, progress, outcomes, overwrite)
         _wait_for_busy(runs, store, progress, outcomes, chunk_seconds)
     except KeyboardInterrupt:
         interrupted = True
+        copy_twins(runs, twins, store, progress, outcomes, overwrite)  # keep what was trained
     finally:
-        try:  # also after Ctrl-C: what was trained is kept for every experiment
-            _copy_twins(runs, twins, store, progress, outcomes, overwrite)
-        finally:
-            progress.close()
+        progress.close()
     seconds = time.perf_counter() - t0
     return [ExperimentOutcome(experiment, scale,
                               [outcomes[i] for i in sorted(outcomes) if owner[i] == k],
                               interrupted, seconds)
             for k, (experiment, scale) in enumerate(items)]
-
-
-def twin_key(prun: PlannedRun):
-    """What a training run's stored records depend on: its scale and run id (grid point and
-    seed), its resolved config, and its experiment's measures and layer names (the same
-    :class:`~nclab.experiments.spec.Measure` objects: experiments that share a run share the
-    tuple). Two planned runs with equal keys store the same numbers; None for a theory
-    computation (cheap, never shared)."""
-    if prun.config is None:
-        return None
-    exp = prun.experiment
-    return (prun.scale, prun.run_id, json.dumps(prun.config_dict(), sort_keys=True),
-            exp.measures, exp.layer_names)
-
-
-def find_twins(runs: Sequence[PlannedRun], done: Sequence[bool]) -> dict[int, int]:
-    """``{index: index of the run it copies}`` for the pending runs whose :func:`twin_key`
-    equals that of an earlier or already done run of another experiment (a done one is
-    preferred: nothing is trained)."""
-    first: dict = {}
-    for i in sorted(range(len(runs)), key=lambda i: not done[i]):
-        key = twin_key(runs[i])
-        if key is not None:
-            first.setdefault(key, i)
-    return {i: first[twin_key(runs[i])] for i in range(len(runs))
-            if not done[i] and twin_key(runs[i]) is not None and first[twin_key(runs[i])] != i}
-
-
-def _copy_twins(runs, twins: dict[int, int], store, progress: Progress, outcomes: dict,
-                overwrite: bool) -> None:
-    """Store each twin as a copy of its source once that is done; a twin whose source failed
-    fails with it; one whose source was not reached (Ctrl-C) stays unfinished."""
-    for j, i in sorted(twins.items()):
-        prun, src = runs[j], runs[i]
-        path = str(store.run_dir(prun.experiment.id, prun.scale, prun.run_id))
-        if store.is_done(src.experiment.id, src.scale, src.run_id):
-            try:
-                store.copy_run(src.experiment.id, src.scale, src.run_id, prun.experiment.id,
-                               overwrite=overwrite)
-                stored = store.status(prun.experiment.id, prun.scale, prun.run_id)
-                outcomes[j] = RunOutcome(prun.run_id, prun.experiment.id, "copied", path=path,
-                                         stored=stored)
-            except FileExistsError:  # done meanwhile by another process
-                outcomes[j] = skipped_outcome(store, prun)
-            except BlockingIOError as err:  # another process holds it: it finishes it
-                outcomes[j] = RunOutcome(prun.run_id, prun.experiment.id, "busy",
-                                         error=str(err), path=path)
-            except (OSError, ValueError) as err:
-                outcomes[j] = RunOutcome(prun.run_id, prun.experiment.id, "failed", path=path,
-                                         error=f"copying {src.experiment.id}/{src.run_id}: "
-                                               f"{type(err).__name__}: {err}")
-        elif i in outcomes and outcomes[i].status == "failed":
-            outcomes[j] = RunOutcome(prun.run_id, prun.experiment.id, "failed", path=path,
-                                     error=f"the identical run of {src.experiment.id} failed: "
-                                           f"{outcomes[i].error}")
-        else:
-            continue
-        progress.run_end(j, prun, outcomes[j])
 
 
 def _wait_for_busy(runs, store, progress: Progress, outcomes: dict, chunk_seconds: float) -> None:

@@ -159,12 +159,9 @@ def replan(experiment_id: str, scale: str, run_id_: str, options: Options) -> Pl
 def registered(runs: list[PlannedRun]) -> bool:
     """Whether every run's experiment is the registered one of its id (so it can be
     re-planned elsewhere with :func:`replan`)."""
-    from nclab.experiments.registry import UnknownExperiment, get
+    from nclab.experiments.registry import is_registered
 
-    try:
-        return all(get(r.experiment.id) is r.experiment for r in runs)
-    except UnknownExperiment:
-        return False
+    return all(is_registered(r.experiment) for r in runs)
 
 
 def replace_scale(experiment: Experiment, scale: str, **changes) -> Experiment:

@@ -22,7 +22,8 @@ class Progress:
         """Run ``index`` has reached ``step`` of ``total`` (batch loss ``loss``)."""
 
     def run_end(self, index: int, prun: PlannedRun, outcome: RunOutcome) -> None:
-        """Run ``index`` ended (finished, failed, skipped)."""
+        """Run ``index`` ended (finished, diverged, failed, skipped, copied: see
+        :class:`~nclab.running.RunOutcome`)."""
 
     def close(self) -> None:
         """After the last run (also after an interruption)."""

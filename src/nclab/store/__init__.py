@@ -15,6 +15,9 @@ Layout (``root`` is any directory; names are path-safe, see :func:`run_id`)::
         .lock             flock held by the process writing the run (owner pid and host
                           inside): no summary and no live owner means "interrupted"
         train/            the trainer's out_dir: its config.json and checkpoints/
+                          (a run stored by Store.copy_run, the copy of another experiment's
+                          identical run, has the source's files, provenance and records
+                          with its own identity, and "copied_from" in config and summary)
         figures/          per-run figures (created on first use)
     root/<experiment>/<scale>/_report/   the experiment's HTML report (nclab.report)
 

@@ -32,7 +32,7 @@ from .integrity import (
 from .lock import LOCK, RunLock
 from .provenance import git_commit, nclab_version
 from .query import connect
-from .records import rows_table
+from .records import ROW_KEYS, rows_table
 from .results import Results
 from .schema import RECORD_COLUMNS, SCALES, SCHEMA
 
@@ -170,35 +170,53 @@ class Store:
     def copy_run(self, experiment: str, scale: str, run_id: str, to_experiment: str, *,
                  overwrite: bool = False) -> Path:
         """Store the done run ``experiment/scale/run_id`` again as a run of ``to_experiment``
-        (same run id): its config, its records (with ``to_experiment``'s identity columns),
-        its trainer files (``train/``) and its summary, which gains ``"copied_from":
-        "<experiment>/<scale>/<run_id>"``; the status (finished or diverged) is kept.
+        (same run id): its records (with ``to_experiment``'s identity columns), its trainer
+        files (``train/``), its status (finished or diverged) and its summary, and its
+        ``config.json`` with the source's provenance (commit, version, start); both files
+        gain ``"copied_from": "<experiment>/<scale>/<run_id>"`` (the original, for a copy of
+        a copy).
 
         For two experiments that plan the identical run (the caller decides that: same
-        config, same measures): it is trained once. ``ValueError`` if the source is not done;
-        ``FileExistsError`` / :class:`~nclab.store.lock.RunBusy` as :meth:`start_run`."""
+        config, same measures), so that it is trained once. The source's lock is held while
+        it is read. ``ValueError`` if the source is not done or is the destination;
+        ``FileExistsError`` / :class:`~nclab.store.lock.RunBusy` as :meth:`start_run` (also
+        ``RunBusy`` if another process holds the source)."""
         import pyarrow.parquet as pq
 
-        info = self.inspect(experiment, scale, run_id)
-        if info.status not in DONE_STATUSES:
-            raise ValueError(f"cannot copy run {experiment}/{scale}/{run_id}: it is "
-                             f"{info.status}, not one of {DONE_STATUSES}")
-        src = info.path
-        rows = pq.read_table(src / METRICS, columns=["step", "layer", "metric", "value"])
-        handle = self.start_run(to_experiment, scale, info.config.get("params"),
-                                info.config["seed"], info.config["config"], run_id=run_id,
-                                overwrite=overwrite)
+        if to_experiment == experiment:
+            raise ValueError(f"cannot copy run {experiment}/{scale}/{run_id} onto itself")
+
+        def done_source() -> RunInfo:
+            info = self.inspect(experiment, scale, run_id)
+            if info.status not in DONE_STATUSES:
+                raise ValueError(f"cannot copy run {experiment}/{scale}/{run_id}: it is "
+                                 f"{info.status}, not one of {DONE_STATUSES}")
+            return info
+
+        src_lock = RunLock(done_source().path).acquire()
         try:
-            if handle.train_dir.exists():  # an unfinished attempt of its own: replaced
-                shutil.rmtree(handle.train_dir)
-            if (src / TRAIN).is_dir():
-                shutil.copytree(src / TRAIN, handle.train_dir)
-            handle.write_metrics(rows.to_pylist())
-            summary = {**(info.summary.get("summary") or {}),
-                       "copied_from": f"{experiment}/{scale}/{run_id}"}
-            return handle.finish(summary, status=info.status)
+            info = done_source()  # again, under the lock
+            src = info.path
+            origin = (info.summary.get("summary") or {}).get("copied_from") \
+                or f"{experiment}/{scale}/{run_id}"
+            rows = pq.read_table(src / METRICS, columns=list(ROW_KEYS)).to_pylist()
+            handle = self.start_run(to_experiment, scale, info.config.get("params"),
+                                    info.config["seed"], info.config["config"], run_id=run_id,
+                                    overwrite=overwrite)
+            try:
+                write_json(handle.dir / CONFIG, {**info.config, **handle.identity(),
+                                                 "copied_from": origin})
+                if handle.train_dir.exists():  # an unfinished attempt of its own: replaced
+                    shutil.rmtree(handle.train_dir)
+                if (src / TRAIN).is_dir():
+                    shutil.copytree(src / TRAIN, handle.train_dir)
+                handle.write_metrics(rows)
+                summary = {**(info.summary.get("summary") or {}), "copied_from": origin}
+                return handle.finish(summary, status=info.status)
+            finally:
+                handle.release()
         finally:
-            handle.release()
+            src_lock.release()
 
     def status(self, experiment: str, scale: str, run_id: str) -> str:
         """One of :data:`STATUSES` (see :mod:`nclab.store.integrity`): ``"missing"``,
