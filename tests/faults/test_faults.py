@@ -76,7 +76,9 @@ def _sealed(store):
     return out
 
 
-def test_kill_9_at_random_points_loses_nothing(tmp_path, reference):
+def test_kill_9_at_random_points_loses_nothing(tmp_path, reference, monkeypatch):
+    # checkpoints every chunk_seconds in the forked children, however long one takes
+    monkeypatch.setattr("nclab.train.engine.CHECKPOINT_COST_RATIO", 0.0)
     store, rng, ctx = Store(tmp_path), random.Random(14), mp.get_context("fork")
     kills = 0
     for _ in range(12):
@@ -192,8 +194,10 @@ TRAIN_FILES = ("model.safetensors", "state.pt", "checksums.json", "train/config.
 def interrupted(tmp_path_factory):
     """A store whose one run was stopped at step 60 (checkpoints and measures.json saved)."""
     root = tmp_path_factory.mktemp("interrupted")
-    out = run_experiment(tiny(seeds=1), Store(root), "smoke", progress=StopAt(60),
-                         chunk_seconds=0.05)
+    with pytest.MonkeyPatch.context() as m:  # checkpoints every chunk_seconds, whatever they cost
+        m.setattr("nclab.train.engine.CHECKPOINT_COST_RATIO", 0.0)
+        out = run_experiment(tiny(seeds=1), Store(root), "smoke", progress=StopAt(60),
+                             chunk_seconds=0.05)
     assert out.interrupted
     return root
 
