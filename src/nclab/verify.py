@@ -129,7 +129,7 @@ def check_experiment(experiment, store, scale: str, *, run: bool = True, executo
                     if r["status"] == "finished" and r["run_id"] in results.run_info]
         out.runs = len(finished)
         out.left_out = len(results.excluded)
-        summaries = [_summary(store, experiment.id, scale, r) for r in finished]
+        summaries = [r["summary"] or {} for r in finished]  # the trainer's, verified
         out.compute_seconds = sum(float(s.get("seconds", 0.0)) for s in summaries
                                   if "copied_from" not in s)
         out.copied_from = sorted({s["copied_from"].split("/")[0] for s in summaries
@@ -170,18 +170,6 @@ def _check_registered(experiment_id: str, root: str, scale: str, report: bool):
     from nclab.store import Store
 
     return check_experiment(get(experiment_id), Store(root), scale, run=False, report=report)
-
-
-def _summary(store, exp_id: str, scale: str, run: dict) -> dict:
-    """The trainer's summary of a stored run ({} if unreadable)."""
-    import json
-
-    path = store.run_dir(exp_id, scale, run["run_id"]) / "summary.json"
-    try:
-        out = json.loads(path.read_text()).get("summary", {})
-        return out if isinstance(out, dict) else {}
-    except (OSError, ValueError, TypeError, AttributeError):
-        return {}
 
 
 def verify(experiments: Sequence, store, scale: str, *, run: bool = True, executor=None,
