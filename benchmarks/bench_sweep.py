@@ -8,10 +8,10 @@ Workloads (seed-steps/s = replicas × optimiser steps / wall time):
 * **b** -- the same with n = 10 (N = 100);
 * **c** -- 9-layer MLP (2 backbone + 3 ReLU + 4 linear, width 128) on 1 000 Fashion-MNIST
   images, float32, SGD batch 100, momentum 0.9, lr 0.05, weight decay 0.0018; 8 replicas.
-* **d** -- the general ``torch.func`` path: Xu et al.'s weight-normalised 4-layer MLP (width
-  128) on digits 1/2, SGD batch 32; 8 replicas (no hand loop, no ceiling);
-* **e** -- the same path with BatchNorm buffers: ResNet20 + 2-layer head on 100 digits, SGD
-  batch 50; 4 replicas.
+* **d** -- Xu et al.'s weight-normalised 4-layer MLP (width 128) on digits 1/2, SGD batch 32;
+  8 replicas (hand-batched like the MLP; no hand loop, no ceiling);
+* **e** -- the general ``torch.func`` path, with BatchNorm buffers: ResNet20 + 2-layer head on
+  100 digits, SGD batch 50; 4 replicas.
 
 Ways, all with probes off and timed end to end (building the data and models included):
 

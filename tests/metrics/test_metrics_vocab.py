@@ -324,12 +324,23 @@ def test_requests_that_cannot_fit_name_their_size(monkeypatch):
     H, y, _ = _data(11)
     stats = m.ClassStats(K).update(H, y)
     monkeypatch.setattr(_memory, "available_bytes", lambda device: 1 << 20)
+    monkeypatch.setattr(_memory, "SMALL", 0)  # a 1 MiB machine: every request is checked
     with pytest.raises(ValueError, match=r"CDNV over K=2000 classes .* needs about .* GiB"):
         stats.cdnv()
     with pytest.raises(ValueError, match="ETF"):
         stats.nc2_etf()
     with pytest.raises(ValueError, match=r"ClassStats\(K=50000\) state .* needs about 0\.01 GiB"):
         m.ClassStats(50_000).update(H, y)
+
+
+def test_small_requests_do_not_read_the_free_memory(monkeypatch):
+    def fail(device):
+        raise AssertionError("read /proc/meminfo for a small request")
+
+    monkeypatch.setattr(_memory, "available_bytes", fail)
+    _memory.check_fits(_memory.SMALL - 1, "a small request", "cpu")
+    with pytest.raises(AssertionError):
+        _memory.check_fits(_memory.SMALL, "a large request", "cpu")
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

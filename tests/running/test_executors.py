@@ -68,8 +68,12 @@ def test_work_units_group_compatible_training_runs():
     theory = plan(registry.get("sukenik2024-fig3-left"), "smoke")
     assert work_units(theory, [0, 1]) == [[0], [1]]  # computations are units of their own
     # grouping that is not exact (torch.func families, several threads) is not done
-    weightnorm = plan(registry.get("xu2023-fig8"), "smoke", seeds=2)
-    assert work_units(weightnorm, [0, 1]) == [[0], [1]]
+    conv = plan(registry.get("xu2023-fig7"), "smoke", seeds=2)  # WN with convolutions
+    assert work_units(conv, [0, 1]) == [[0], [1]]
+    dense = plan(registry.get("xu2023-fig8"), "smoke", seeds=2)  # float32: not exact
+    assert work_units(dense, [0, 1]) == [[0], [1]]
+    dense = plan(registry.get("xu2023-fig8"), "smoke", seeds=2, sets=["dtype=float64"])
+    assert work_units(dense, [0, 1]) == [[0, 1]]  # the dense WN is hand-batched
     threads = plan(tiny(), "smoke", sets=["threads=2"])
     assert work_units(threads, [0, 1]) == [[0], [1]]
 

@@ -1,7 +1,7 @@
 """Grouping independence: replica s of a group is ``nclab.train.run(configs[s])`` bit for bit
 (weights, loss trace, probe records, loss decomposition) for per-replica seeds, learning rates
-and weight decays, every optimiser and the MLP / DUFM families (ResNet20 and the weight-normalised
-network: ``test_group_funcnet.py``)."""
+and weight decays, every optimiser and the MLP / DUFM / dense weight-normalised families (ResNet20
+and the weight-normalised network with convolutions: ``test_group_funcnet.py``)."""
 
 import numpy as np
 import pytest
@@ -16,6 +16,12 @@ MLP = ["data.name=digits", "data.split=all", "data.n_per_class=8", "model.widths
        "model.n_linear=2", "model.n_backbone=1", "dtype=float64", "optim.name=sgd",
        "optim.batch_size=16", "optim.momentum=0.9", "optim.steps=60", "probe.points=4",
        "loss.preset=torch_mse", "reg.weight_decay=1e-3"]
+
+WEIGHTNORM = ["data.name=digits", "data.split=all", "data.n_per_class=5", "data.classes=[1,2]",
+              "model.arch=weightnorm", "model.widths=[16,16]", "loss.preset=p3",
+              "loss.targets=signed", "reg.scheme=rho", "reg.factor=1.0", "dtype=float64",
+              "optim.name=sgd", "optim.momentum=0.9", "optim.batch_size=4", "optim.steps=30",
+              "probe.points=4", "threads=1"]
 
 
 def cfg_of(base, *overrides):
@@ -120,3 +126,39 @@ def test_adam_dufm_and_mlp_per_replica_lr_and_weight_decay(assert_matches):
     mlp = [cfg_of(base, "optim.name=adam", f"seed={s}", f"optim.lr={lr}")
            for s, lr in [(0, 1e-3), (1, 3e-3)]]
     check_group(mlp, assert_matches)
+
+
+def test_dense_weightnorm_rho_decay_minibatch_sgd(assert_matches):
+    """float64 (float32 replicas drift in the last bits: trained alone, ``exact_grouping``)."""
+    configs = [cfg_of(WEIGHTNORM, f"seed={s}", f"optim.lr={lr}",
+                      f"reg.weight_decay={wd}", f"model.init_scale={scale}")
+               for s, lr, wd, scale in [(0, 0.05, 1e-3, 1.0), (1, 0.02, 1e-2, 0.5),
+                                        (2, 0.05, 0.0, 1.3)]]
+    results = check_group(configs, assert_matches)
+    assert len({r.loss_parts["loss"] for r in results}) == 3
+
+
+def test_dense_weightnorm_full_batch_activation_decay_schedule(assert_matches):
+    base = [o for o in WEIGHTNORM if not o.startswith(("optim.batch_size", "optim.name"))]
+    check_group([cfg_of(base, "optim.name=gd", "schedule.name=cosine", f"seed={s}",
+                        f"reg.activation_decay={ad}") for s, ad in [(0, 1e-3), (1, 0.0)]],
+                assert_matches)
+
+
+def test_dense_weightnorm_batched_forward_is_the_module():
+    """The hand-batched loss is the module's (ρ · V_L σ(... V_1 x), V_l = U_l / ||U_l||_F)."""
+    import torch
+
+    from nclab.train import build_data, build_model
+    from nclab.train.stacked import StackedNet
+
+    cfgs = [cfg_of(WEIGHTNORM, f"seed={s}", f"model.init_scale={c}") for s, c in [(0, 1), (1, .5)]]
+    data = build_data(cfgs[0]).train
+    models = [build_model(c, data) for c in cfgs]
+    x = data.X.to(torch.float64)
+    net = StackedNet(models[0], "mse", 1.0, len(x))
+    params = [torch.stack([dict(m.named_parameters())[n] for m in models])
+              for n, _ in models[0].named_parameters()]
+    out, _, _ = net.forward(params, x, None)
+    for s, m in enumerate(models):
+        torch.testing.assert_close(out[s].T, m(x), rtol=1e-12, atol=1e-12)

@@ -1,5 +1,6 @@
 """The general ``torch.func`` path (:class:`nclab.train.funcnet.FuncNet`): ResNet20 (BatchNorm
-buffers stacked and updated per replica) and the weight-normalised network, trained as replicas
+buffers stacked and updated per replica) and the weight-normalised network with convolutions
+(the dense one is hand-batched: ``test_group_equivalence.py``), trained as replicas
 of one group, reproduce ``nclab.train.run`` with per-replica seeds, learning rates and weight
 decays -- to rounding: ``vmap``-batched kernels round differently for different group sizes, so
 grouping is not exact for these families (``exact_grouping``) and the runner trains them alone."""
@@ -16,6 +17,7 @@ RESNET = ["data.name=digits", "data.split=all", "data.n_per_class=3", "model.arc
           "loss.preset=torch_mse", "threads=1"]
 WEIGHTNORM = ["data.name=digits", "data.split=all", "data.n_per_class=5",
               "data.classes=[1,2]", "model.arch=weightnorm", "model.widths=[16,16]",
+              "model.conv_channels=[3]", "model.strides=[2]",
               "loss.preset=p3", "loss.targets=signed", "reg.scheme=rho", "reg.factor=1.0",
               "dtype=float64", "optim.name=sgd", "optim.momentum=0.9", "optim.batch_size=4",
               "optim.steps=12", "probe.points=4", "threads=1"]
@@ -90,7 +92,10 @@ def test_torch_func_families_and_threads_are_not_exact_groupings():
     from nclab.train import exact_grouping
 
     assert "torch.func" in exact_grouping(cfg_of(RESNET))
-    assert "torch.func" in exact_grouping(cfg_of(WEIGHTNORM))
+    assert "with convolutions trains through torch.func" in exact_grouping(cfg_of(WEIGHTNORM))
+    assert exact_grouping(cfg_of(WEIGHTNORM, "model.conv_channels=[]")) is None  # hand-batched
+    assert "float32" in exact_grouping(cfg_of(WEIGHTNORM, "model.conv_channels=[]",
+                                              "dtype=float32"))
     dufm = ["data.name=labels", "data.K=3", "data.n_per_class=2", "model.arch=dufm",
             "model.widths=[4,4]",
             "loss.preset=p2_dufm", "reg.scheme=dufm"]

@@ -6,6 +6,8 @@ from __future__ import annotations
 import torch
 
 FLOAT64 = 8
+# requests below this size are not checked (reading /proc/meminfo costs more than they do)
+SMALL = 64 * 2**20
 
 
 def available_bytes(device) -> int | None:
@@ -29,7 +31,10 @@ def gib(nbytes: float) -> str:
 
 
 def check_fits(nbytes: int, what: str, device, hint: str = "") -> None:
-    """Raise ``ValueError`` when ``nbytes`` exceed the free memory of ``device``."""
+    """Raise ``ValueError`` when ``nbytes`` exceed the free memory of ``device`` (requests under
+    :data:`SMALL` are not checked)."""
+    if nbytes < SMALL:
+        return
     free = available_bytes(device)
     if free is not None and nbytes > free:
         raise ValueError(

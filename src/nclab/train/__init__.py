@@ -14,7 +14,8 @@
 - the one engine: :mod:`.engine` (:func:`run_group`, the loop over S stacked replicas),
   :mod:`.replica` (one run's set-up, run directory and results), :mod:`.stack` (stacked
   parameters and the per-replica GD / SGD-momentum / Adam update), :mod:`.stacked` (hand-batched
-  DUFM / MLP forward), :mod:`.funcnet` (any model through ``torch.func``), :mod:`.compiled`
+  DUFM / MLP / dense weight-normalised forward), :mod:`.funcnet` (any model through
+  ``torch.func``), :mod:`.compiled`
   (optional ``torch.compile`` of the step), :mod:`.grouping` (which configs share a group).
 - :mod:`.loop` -- :func:`run` (a group of one) and :func:`run_many`; :mod:`.result` --
   :class:`RunResult`.

@@ -8,10 +8,10 @@ per-replica update (:mod:`.stack`; with ``compile=True`` loss, gradient and upda
 compiled graph).
 
 Each replica is set up from its own config (``build_model`` from its seed, its own sampler, probe
-and run directory); its learning rate and penalty coefficients are its own row. For the DUFM and
-MLP families on one CPU thread every row is computed exactly as a run alone computes it (batched
-matmuls), so a run's numbers are bit-identical alone or in a group of any size
-(``tests/train/test_group_equivalence.py``); the ``torch.func`` families and several threads
+and run directory); its learning rate and penalty coefficients are its own row. For the DUFM, MLP
+and dense weight-normalised families on one CPU thread every row is computed exactly as a run
+alone computes it (batched matmuls), so a run's numbers are bit-identical alone or in a group of
+any size (``tests/train/test_group_equivalence.py``); the ``torch.func`` families and several threads
 agree only to rounding (:func:`~nclab.train.exact_grouping` says which; the experiment runner
 groups only the exact ones).
 
@@ -49,7 +49,7 @@ from .build import build_data, output_dim
 from .compiled import CompiledStep
 from .divergence import Diverged, check_parameters
 from .funcnet import FuncBatches, FuncNet
-from .grouping import STACKED, group_compatible, group_key
+from .grouping import group_compatible, group_key, stacked
 from .optim import lr_at, total_steps
 from .probe import probe_steps
 from .replica import Replica, loss_parts_of
@@ -82,7 +82,7 @@ def run_group(
     error). ``max_steps``: stop after that many steps as if killed (writing a checkpoint
     there), without changing the schedule or the probe steps. ``max_replicas``: train at most
     that many replicas at once (consecutive chunks). ``compile``: ``torch.compile`` the whole
-    step (GD / SGD of the DUFM and MLP families; falls back to eager mode with a warning).
+    step (GD / SGD of the hand-batched families; falls back to eager mode with a warning).
 
     ``on_step(step, i, model, loss_parts, last_probe)`` is called for every live replica i at
     each step of ``at_steps`` after that step's probe (at the end after the final
@@ -203,9 +203,9 @@ class _Group:
                     c["H1"] = c.get("H1", 0.0) + f
             self.fcoef = [0.0] * len(replicas)
         adam = (tuple(cfg.optim.betas), cfg.optim.eps) if cfg.optim.name == "adam" else None
-        if compile and (cfg.model.arch not in STACKED or adam is not None):
+        if compile and (not stacked(cfg) or adam is not None):
             why = (f"model.arch={cfg.model.arch!r} trains through torch.func"
-                   if cfg.model.arch not in STACKED else "the compiled step has no Adam update")
+                   if not stacked(cfg) else "the compiled step has no Adam update")
             warnings.warn(f"compile=True: {why}; training eagerly", RuntimeWarning, stacklevel=4)
             compile = False
         if compile and self.start:
@@ -214,7 +214,7 @@ class _Group:
                                     cfg.optim.nesterov, leaf=not compile, adam=adam,
                                     states=states)
         first = replicas[0]
-        if cfg.model.arch in STACKED:
+        if stacked(cfg):
             from .stacked import StackedBatches, StackedNet
 
             self.net = StackedNet(first.model, cfg.loss.kind, first.objective.fit_per_sample,

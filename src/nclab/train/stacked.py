@@ -1,11 +1,14 @@
-r"""The batched forward pass and data terms of S replicas of one DUFM or MLP.
+r"""The batched forward pass and data terms of S replicas of one DUFM, MLP or dense
+weight-normalised network.
 
 Parameters are stacked along a leading replica axis in their module shapes: ``H1`` (S, d_1, N),
 ``W_l`` (S, d_{l+1}, d_l), biases (S, d_{l+1}). Features run in the paper's orientation,
 columns = samples, ``H_{l+1} = σ(W_l H_l)`` as (S, d_{l+1}, B), so every layer is one
 ``torch.bmm`` (``baddbmm`` with a bias) and autograd's backward is two more. An MLP's full-batch
 input is shared by the replicas: its first layer is one ``mm`` of the stacked weights (S·d_1, D)
-with ``Xᵀ``.
+with ``Xᵀ``. The weight-normalised network (Xu et al. §3.2, :class:`~nclab.models.WeightNormNet`
+without convolutions) is the bias-free ReLU MLP whose layers use ``V_l = U_l / ||U_l||_F``
+(one norm per replica) and whose output is multiplied by ``ρ`` (S,).
 
 :meth:`StackedNet.data_loss` returns, per replica, the differentiable data part of
 :class:`nclab.train.Objective` on a batch of B samples: ``c_fit·(N/B)·Σ_i ℓ_i`` plus the feature
@@ -20,13 +23,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from nclab.models import DUFM, MLP
+from nclab.models import DUFM, MLP, WeightNormNet
 
 from .losses import batch_data_loss
 
 
 class StackedNet:
-    """Batched forward of replicas built like ``template`` (a :class:`DUFM` or :class:`MLP`).
+    """Batched forward of replicas built like ``template`` (a :class:`DUFM`, an :class:`MLP` or
+    a :class:`WeightNormNet` without convolutions).
 
     ``kind``: ``"mse"`` or ``"ce"``; ``fit_per_sample``: :attr:`Objective.fit_per_sample`;
     ``N``: training-set size.
@@ -47,6 +51,14 @@ class StackedNet:
             self.residual = list(template.residual)
             self.bias = template.layers[0].bias is not None
             self.feature_layer = template.n_backbone - 1  # last backbone layer (if any)
+        elif isinstance(template, WeightNormNet) and not len(template.convs):
+            self.family, L = "weightnorm", len(template.fcs)
+            self.acts = [nn.ReLU()] * (L - 1) + [None]
+            self.residual, self.bias = [False] * L, False
+            self.feature_layer = L - 2  # the input of the last layer (no feature penalty)
+            names = [n for n, _ in template.named_parameters()]
+            if names != ["rho"] + [f"fcs.{k}.weight" for k in range(L)]:
+                raise TypeError(f"unexpected WeightNormNet parameters {names}")
         else:
             raise TypeError(f"no batched forward for {type(template).__name__}")
         self.L = L
@@ -62,6 +74,9 @@ class StackedNet:
         """``[(W, b or None)]`` per layer and the DUFM's H1 (None for the MLP)."""
         if self.family == "dufm":
             return [(w, None) for w in params[1:]], params[0]
+        if self.family == "weightnorm":  # params: ρ, U_1 .. U_L
+            return [(u / torch.linalg.vector_norm(u, dim=(1, 2), keepdim=True), None)
+                    for u in params[1:]], None
         if self.bias:
             return list(zip(params[0::2], params[1::2], strict=True)), None
         return [(w, None) for w in params], None
@@ -93,6 +108,8 @@ class StackedNet:
                     pre = torch.bmm(W, h) if b is None else torch.baddbmm(b.unsqueeze(-1), W, h)
             else:
                 pre = torch.bmm(W, h) if b is None else torch.baddbmm(b.unsqueeze(-1), W, h)
+            if self.family == "weightnorm" and i == self.L - 1:
+                pre = params[0].view(S, 1, 1) * pre  # ρ · V_L h
             if act is None:
                 post = pre
             elif isinstance(act, nn.ReLU):
