@@ -362,15 +362,28 @@ def status_markdown(checks: Sequence[ExperimentCheck], command: str,
 START, END = "<!-- reproduction-status:start -->", "<!-- reproduction-status:end -->"
 
 
-def update_readme(path, block: str) -> None:
-    """Replace the text between the reproduction-status markers of ``path`` by ``block``."""
+def check_readme(path) -> str:
+    """The text of ``path`` if :func:`update_readme` can write to it (checked before a long
+    run, not after it): a readable file with the reproduction-status markers."""
     path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"--readme {path}: no such file (it must exist and hold the "
+                         f"{START} ... {END} markers)")
     text = path.read_text()
     if START not in text or END not in text:
-        raise ValueError(f"{path} has no {START} ... {END} markers")
-    head, rest = text.split(START, 1)
+        raise ValueError(f"--readme {path} has no {START} ... {END} markers")
+    return text
+
+
+def update_readme(path, block: str) -> None:
+    """Replace the text between the reproduction-status markers of ``path`` by ``block``
+    (written to a temporary file and renamed over ``path``: a kill leaves the old page)."""
+    path = Path(path)
+    head, rest = check_readme(path).split(START, 1)
     _, tail = rest.split(END, 1)
-    path.write_text(f"{head}{START}\n{block}{END}{tail}")
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(f"{head}{START}\n{block}{END}{tail}")
+    os.replace(tmp, path)
 
 
 def as_json(checks: Sequence[ExperimentCheck]) -> list[dict]:

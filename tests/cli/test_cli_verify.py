@@ -170,6 +170,20 @@ def test_status_markdown_and_readme_block(tmp_path):
     plain.write_text("no markers\n")
     with pytest.raises(ValueError, match="markers"):
         update_readme(plain, block)
+    assert not list(tmp_path.glob(".*.tmp"))  # written through a temporary file, renamed
+
+
+@pytest.mark.parametrize("content", [None, "no markers\n"])
+def test_a_bad_readme_is_refused_before_anything_runs(tmp_path, capsys, content):
+    readme = tmp_path / "README.md"
+    if content is not None:
+        readme.write_text(content)
+    code = main(["verify", "sukenik2024-fig1", "--scale", "smoke", "--out",
+                 str(tmp_path / "runs"), "--quiet", "--readme", str(readme)])
+    err = " ".join(capsys.readouterr().err.split())  # the console wraps lines
+    assert code == 2 and str(readme) in err
+    assert ("no such file" if content is None else "markers") in err
+    assert not (tmp_path / "runs").exists()  # nothing was run or stored
 
 
 def test_reproduction_html_escapes_and_counts(tmp_path):

@@ -31,6 +31,7 @@ def cmd_verify(args) -> int:
     from nclab.verify import (
         STATUSES,
         as_json,
+        check_readme,
         exit_code,
         status_markdown,
         update_readme,
@@ -40,6 +41,11 @@ def cmd_verify(args) -> int:
 
     if args.jobs < 1:
         raise UsageError(f"--jobs must be >= 1, got {args.jobs}")
+    if args.readme:
+        try:  # before the runs, which may take an hour
+            check_readme(args.readme)
+        except (ValueError, OSError) as err:
+            raise UsageError(str(err)) from None
     exps = ([get_experiment(e) for e in args.experiments] if args.experiments
             else list(all_experiments()))
     store = Store(store_root(args) if args.no_run else writable_root(args))
