@@ -38,9 +38,9 @@ demo: $(STAMP) data
 verify: $(STAMP)
 	$(VENV)/bin/nclab verify --scale smoke --quiet --out $${NCLAB_RUNS:-runs}
 
-# the cpu-scale reproduction (131-190 CPU-min of training on 2 GHz AVX2 cores: 69-100 min with
-# 2 jobs, measured 2026-12-02/03 from empty stores, 72.7 min for the current table; see the
-# README's "Reproduction status"); rewrites the README's status table
+# the cpu-scale reproduction (51-55 CPU-min of training, 27-29 min with 2 jobs on a 2-core
+# AVX-512 Xeon; 131-190 CPU-min, 69-100 min on a 2-core 2 GHz AVX2 EPYC; measured 2026-12-02/03
+# from empty stores, see the README's "Reproduction status"); rewrites the README's status table
 reproduce: $(STAMP) data
 	$(VENV)/bin/nclab verify --scale cpu --jobs 2 --quiet --out $${NCLAB_RUNS:-runs} --readme README.md
 
