@@ -49,7 +49,7 @@ from .build import build_data, output_dim
 from .compiled import CompiledStep
 from .divergence import Diverged, check_parameters
 from .funcnet import FuncBatches, FuncNet
-from .grouping import group_compatible, group_key, stacked
+from .grouping import group_compatible, group_key, stacked, torch_func_path
 from .optim import lr_at, total_steps
 from .probe import probe_steps
 from .replica import Replica, loss_parts_of
@@ -204,8 +204,7 @@ class _Group:
             self.fcoef = [0.0] * len(replicas)
         adam = (tuple(cfg.optim.betas), cfg.optim.eps) if cfg.optim.name == "adam" else None
         if compile and (not stacked(cfg) or adam is not None):
-            why = (f"model.arch={cfg.model.arch!r} trains through torch.func"
-                   if not stacked(cfg) else "the compiled step has no Adam update")
+            why = torch_func_path(cfg) or "the compiled step has no Adam update"
             warnings.warn(f"compile=True: {why}; training eagerly", RuntimeWarning, stacklevel=4)
             compile = False
         if compile and self.start:

@@ -14,11 +14,11 @@ schedule shape, the probes, ``dtype``, ``device`` and ``threads``. They may diff
 
 Whether grouping changes a run's numbers: :func:`exact_grouping`. On CPU with one thread the
 hand-batched DUFM / MLP / dense weight-normalised families compute every row of the stack exactly
-as a run alone does (bit-identical, ``tests/train/test_group_equivalence.py``); the ``torch.func`` families
-(ResNet20's ``vmap``-batched convolutions, the weight-normalised net with convolutions), the dense
-weight-normalised net in float32 (measured: a replica drifts in the last bits after ~60 SGD steps)
-and more than one thread round differently for different group sizes (measured: float32 parameters differ
-by ~1e-5 after 60 steps), so the runner trains those alone.
+as a run alone does (bit-identical, ``tests/train/test_group_equivalence.py``). The ``torch.func``
+families (ResNet20's ``vmap``-batched convolutions, the weight-normalised net with convolutions),
+the dense weight-normalised net in float32 (measured on an AVX2 CPU: a replica drifts in the last
+bits after ~60 SGD steps) and more than one thread round differently for different group sizes
+(measured: float32 parameters differ by ~1e-5 after 60 steps), so the runner trains those alone.
 """
 
 from __future__ import annotations
@@ -29,12 +29,20 @@ from collections.abc import Sequence
 from .config import TrainConfig, to_dict
 
 
-def stacked(cfg: TrainConfig) -> bool:
-    """Whether ``cfg`` trains through the hand-batched matmuls of
-    :class:`nclab.train.stacked.StackedNet` (DUFM, MLP, dense weight-normalised net) rather than
-    ``torch.func``."""
+def torch_func_path(cfg: TrainConfig) -> str | None:
+    """None when ``cfg`` trains through the hand-batched matmuls of
+    :class:`nclab.train.stacked.StackedNet` (DUFM, MLP, dense weight-normalised net); else the
+    phrase saying that it trains through ``torch.func``."""
     m = cfg.model
-    return m.arch in ("dufm", "mlp") or (m.arch == "weightnorm" and not m.conv_channels)
+    if m.arch in ("dufm", "mlp") or (m.arch == "weightnorm" and not m.conv_channels):
+        return None
+    what = "with convolutions " if m.arch == "weightnorm" else ""
+    return f"model.arch={m.arch!r} {what}trains through torch.func"
+
+
+def stacked(cfg: TrainConfig) -> bool:
+    """Whether ``cfg`` is hand-batched (:func:`torch_func_path` is None)."""
+    return torch_func_path(cfg) is None
 
 
 # fields that may differ between the replicas of one group
@@ -49,14 +57,12 @@ def exact_grouping(cfg: TrainConfig) -> str | None:
     """None when training ``cfg`` in a group of any size gives the numbers of training it alone,
     bit for bit; else why not (the runner then trains it alone, so that a run id's numbers never
     depend on how it was scheduled)."""
-    if not stacked(cfg):
-        what = "with convolutions " if cfg.model.arch == "weightnorm" else ""
-        return (f"model.arch={cfg.model.arch!r} {what}trains through torch.func (vmap-batched "
-                "kernels round differently for different group sizes)")
+    if path := torch_func_path(cfg):
+        return f"{path} (vmap-batched kernels round differently for different group sizes)"
     if cfg.model.arch == "weightnorm" and cfg.dtype != "float64":
         return (f"model.arch='weightnorm' in {cfg.dtype}: replicas trained in a group drift from "
-                "the run alone in the last bits (measured: one of 3 float32 replicas after 56 "
-                "SGD steps; float64 is exact)")
+                "the run alone in the last bits (measured on an AVX2 CPU: one of 3 float32 "
+                "replicas after 56 SGD steps, not seen on an AVX-512 one; float64 is exact)")
     if cfg.threads != 1:
         return (f"threads={cfg.threads} (intra-op parallel splits depend on the group size; "
                 "threads=1 is exact)")
